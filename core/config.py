@@ -1,0 +1,188 @@
+"""The configuration of one run: a frozen dataclass, named presets, and validation.
+
+Validation happens once, at the entry point (command line, dashboard, script), through
+:func:`validate_config`; the rest of the engine trusts a validated config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Mapping
+
+from .errors import InputError
+
+__all__ = [
+    "PromptPair",
+    "RunConfig",
+    "ALGORITHMS",
+    "MAX_MEASURES",
+    "DEFAULT_OBJECTIVES",
+    "PRESETS",
+    "validate_config",
+    "config_to_dict",
+    "config_from_dict",
+]
+
+ALGORITHMS: dict[str, str] = {
+    "cma-maega": "CMA-MAEGA: gradient-assisted; uses d objective/dz and d measures/dz (default)",
+    "cma-mae": "CMA-MAE: CMA-ES with an archive learning rate, no gradients",
+    "cma-me": "CMA-ME: CMA-ES improvement ranking, no gradients",
+    "map-elites": "MAP-Elites: Gaussian mutation of elites, no gradients",
+}
+MAX_MEASURES = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class PromptPair:
+    """A measure or objective: score(z) = sim(G(z), positive) - sim(G(z), negative)."""
+
+    positive: str  # text the high end of the measure describes; "|" separates phrasings
+    negative: str  # text the low end of the measure describes
+    label: str = ""  # short name for axes and CSV columns; derived from the prompts if empty
+
+    def display_label(self) -> str:
+        """The label, or "positive vs negative" built from the first phrasings."""
+        if self.label.strip():
+            return self.label.strip()
+        first = lambda s: s.split("|")[0].strip()  # noqa: E731
+        return f"{first(self.positive)} vs {first(self.negative)}"
+
+
+# Default quality pair per generator: rewards a clean single subject, penalises the ways the
+# scores can be gamed (smudges, blur, pale or several subjects).
+DEFAULT_OBJECTIVES: dict[str, PromptPair] = {
+    "shapes": PromptPair(
+        "a clean single shape | one shape with sharp edges",
+        "a smudge | a blurry shape | several shapes | a pale grey shape",
+        label="quality",
+    ),
+    "sd-turbo": PromptPair(
+        "a clear, detailed photo of one person",
+        "a blurry, distorted image | a drawing | several people",
+        label="quality",
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run; saved as ``config.json`` in the run directory."""
+
+    measures: tuple[PromptPair, ...]  # 1 to 4 prompt pairs, one per archive axis
+    objective: PromptPair | None = None  # quality pair; None = DEFAULT_OBJECTIVES[generator]
+    generator: str = "shapes"  # registry name of the generator
+    scorer: str = "shapes"  # registry name of the scorer
+    algorithm: str = "cma-maega"  # key of ALGORITHMS
+    evaluations: int = 3000  # total evaluation budget of the search (random baseline: same)
+    batch_size: int = 36  # solutions asked per emitter per iteration
+    emitters: int = 4  # number of pyribs emitters
+    archive_resolution: int = 20  # grid cells per measure axis
+    measure_ranges: tuple[tuple[float, float], ...] | None = None  # None = calibrate from prior
+    seed: int = 0  # seeds emitters, prior draws and the random baseline
+    device: str = "cpu"  # torch device for generator and scorer
+
+    def resolved_objective(self) -> PromptPair:
+        """The objective pair, falling back to the generator's default."""
+        if self.objective is not None:
+            return self.objective
+        return DEFAULT_OBJECTIVES.get(self.generator, DEFAULT_OBJECTIVES["shapes"])
+
+
+# Named presets for the shapes world (the dashboard shows them as buttons). Real-model presets
+# (e.g. "faces") are added next to those models.
+PRESETS: dict[str, tuple[PromptPair, ...]] = {
+    "colour x shape": (
+        PromptPair("a red shape", "a blue shape", label="red vs blue"),
+        PromptPair("a triangle", "a square", label="triangle vs square"),
+    ),
+    "size x colour": (
+        PromptPair("a large shape", "a small shape", label="large vs small"),
+        PromptPair("a red shape", "a blue shape", label="red vs blue"),
+    ),
+    "shape x size": (
+        PromptPair("a circle", "a square", label="circle vs square"),
+        PromptPair("a large shape", "a small shape", label="large vs small"),
+    ),
+}
+
+
+def validate_config(config: RunConfig, *, scorer: Any | None = None, max_evaluations: int | None = None) -> RunConfig:
+    """Checks a config and returns it unchanged, or raises with a message naming the field.
+
+    Args:
+        config: The config to check.
+        scorer: If given, each prompt is also checked against its vocabulary
+            (``scorer.check_prompt``).
+        max_evaluations: Optional cap on the budget (e.g. for a public Space).
+
+    Raises:
+        InputError: for the first bad field found.
+    """
+    from .registry import generator_entries, scorer_entries
+
+    n = len(config.measures)
+    if not 1 <= n <= MAX_MEASURES:
+        raise InputError("measures", n, f"between 1 and {MAX_MEASURES} prompt pairs")
+    pairs = [(f"measure {i + 1}", p) for i, p in enumerate(config.measures)]
+    if config.objective is not None:
+        pairs.append(("objective", config.objective))
+    for name, pair in pairs:
+        for side in ("positive", "negative"):
+            text = getattr(pair, side)
+            field = f"{name} {side} prompt"
+            if not isinstance(text, str) or not text.replace("|", "").strip():
+                raise InputError(field, text, "a non-empty text such as 'a red shape'")
+            if scorer is not None:
+                scorer.check_prompt(text, field=field)
+        if pair.positive.strip() == pair.negative.strip():
+            raise InputError(f"{name} prompts", pair.positive, "two different texts")
+    if config.generator not in generator_entries():
+        raise InputError("generator", config.generator, "one of " + ", ".join(sorted(generator_entries())))
+    if config.scorer not in scorer_entries():
+        raise InputError("scorer", config.scorer, "one of " + ", ".join(sorted(scorer_entries())))
+    if config.algorithm not in ALGORITHMS:
+        raise InputError("algorithm", config.algorithm, "one of " + ", ".join(ALGORITHMS))
+    for field, value, low in (
+        ("evaluations", config.evaluations, 1),
+        ("batch_size", config.batch_size, 1),
+        ("emitters", config.emitters, 1),
+        ("archive_resolution", config.archive_resolution, 2),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise InputError(field, value, f"a whole number >= {low}")
+    if max_evaluations is not None and config.evaluations > max_evaluations:
+        raise InputError("evaluations", config.evaluations, f"at most {max_evaluations} on this server")
+    if config.archive_resolution > 200:
+        raise InputError("archive_resolution", config.archive_resolution, "at most 200 cells per measure")
+    if config.measure_ranges is not None:
+        if len(config.measure_ranges) != n:
+            raise InputError("measure_ranges", config.measure_ranges, f"{n} (low, high) pairs, one per measure")
+        for i, rng in enumerate(config.measure_ranges):
+            if len(rng) != 2 or not float(rng[0]) < float(rng[1]):
+                raise InputError(f"measure {i + 1} range", rng, "(low, high) with low < high")
+    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
+        raise InputError("seed", config.seed, "a whole number >= 0")
+    return config
+
+
+def config_to_dict(config: RunConfig) -> dict[str, Any]:
+    """A JSON-serialisable dict of the config."""
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(data: Mapping[str, Any]) -> RunConfig:
+    """Inverse of :func:`config_to_dict` (accepts a dict loaded from JSON)."""
+    data = dict(data)
+    data["measures"] = tuple(PromptPair(**m) for m in data["measures"])
+    if data.get("objective") is not None:
+        data["objective"] = PromptPair(**data["objective"])
+    if data.get("measure_ranges") is not None:
+        data["measure_ranges"] = tuple(tuple(float(v) for v in r) for r in data["measure_ranges"])
+    known = {f.name for f in dataclasses.fields(RunConfig)}
+    return RunConfig(**{k: v for k, v in data.items() if k in known})
+
+
+def dumps(config: RunConfig) -> str:
+    """The config as pretty JSON."""
+    return json.dumps(config_to_dict(config), indent=2)

@@ -1,0 +1,104 @@
+"""Generators and scorers by name.
+
+Entries are registered with the dotted path of a factory, imported only when the model is
+loaded, so ``import core`` stays light and a missing optional library (diffusers, open_clip)
+only matters to whoever asks for that model.
+
+Each entry may also name an ``availability`` function that says, without loading anything
+heavy, whether the model can run on this machine and if not, why (weights absent, library
+missing). The dashboard greys out what is unavailable with that reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any, Callable
+
+from .errors import InputError
+from .interfaces import Generator, Scorer
+
+__all__ = [
+    "ModelEntry",
+    "register_generator",
+    "register_scorer",
+    "load_generator",
+    "load_scorer",
+    "generator_entries",
+    "scorer_entries",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    """One registered model."""
+
+    name: str  # registry name, e.g. "shapes"
+    factory: str  # "package.module:callable" returning a Generator or Scorer
+    description: str  # one line for menus and help texts
+    availability: str | None = None  # "package.module:callable" -> (ok: bool, reason: str)
+
+    def _resolve(self, path: str) -> Callable[..., Any]:
+        module, _, attr = path.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def available(self) -> tuple[bool, str]:
+        """(True, "") if the model can be loaded here, else (False, the reason)."""
+        if self.availability is None:
+            return True, ""
+        try:
+            return self._resolve(self.availability)()
+        except ImportError as exc:  # an optional library is missing
+            return False, f"needs a library that is not installed: {exc.name or exc}"
+
+    def load(self, **kwargs: Any) -> Any:
+        return self._resolve(self.factory)(**kwargs)
+
+
+_GENERATORS: dict[str, ModelEntry] = {}
+_SCORERS: dict[str, ModelEntry] = {}
+
+
+def register_generator(name: str, factory: str, description: str, availability: str | None = None) -> None:
+    """Registers a generator factory under ``name`` (replacing any earlier entry)."""
+    _GENERATORS[name] = ModelEntry(name, factory, description, availability)
+
+
+def register_scorer(name: str, factory: str, description: str, availability: str | None = None) -> None:
+    """Registers a scorer factory under ``name`` (replacing any earlier entry)."""
+    _SCORERS[name] = ModelEntry(name, factory, description, availability)
+
+
+def generator_entries() -> dict[str, ModelEntry]:
+    """All registered generators by name."""
+    return dict(_GENERATORS)
+
+
+def scorer_entries() -> dict[str, ModelEntry]:
+    """All registered scorers by name."""
+    return dict(_SCORERS)
+
+
+def _lookup(table: dict[str, ModelEntry], kind: str, name: str) -> ModelEntry:
+    if name not in table:
+        raise InputError(kind, name, "one of " + ", ".join(sorted(table)))
+    return table[name]
+
+
+def load_generator(name: str = "shapes", **kwargs: Any) -> Generator:
+    """Loads a generator by registry name.
+
+    Args:
+        name: Registry name, e.g. ``"shapes"``.
+        **kwargs: Passed to the factory (e.g. ``device="cuda"``).
+
+    Raises:
+        InputError: ``name`` is not registered.
+        WeightsNotFoundError: the weights are not available locally.
+    """
+    return _lookup(_GENERATORS, "generator", name).load(**kwargs)
+
+
+def load_scorer(name: str = "shapes", **kwargs: Any) -> Scorer:
+    """Loads a scorer by registry name. See :func:`load_generator`."""
+    return _lookup(_SCORERS, "scorer", name).load(**kwargs)
