@@ -81,6 +81,8 @@ class RunConfig:
     measure_ranges: tuple[tuple[float, float], ...] | None = None  # None = calibrate from prior
     seed: int = 0  # seeds emitters, prior draws and the random baseline
     device: str = "cpu"  # torch device for generator and scorer
+    generator_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # factory kwargs (model id, path)
+    scorer_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # factory kwargs (model, pretrained tag)
 
     def resolved_objective(self) -> PromptPair:
         """The objective pair, falling back to the generator's default."""
