@@ -1,0 +1,302 @@
+"""Plot functions: plain data in (numpy arrays, DataFrames), a plotly figure out.
+
+Nothing here knows about gradio or about a run directory, so every figure can be drawn in a
+notebook or a test from arrays. Colours and font sizes are chosen for a projector.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+__all__ = [
+    "QD_COLOUR",
+    "RANDOM_COLOUR",
+    "cell_grid",
+    "archive_heatmap",
+    "density_maps",
+    "export_density_map",
+    "progress_curves",
+    "placeholder",
+]
+
+QD_COLOUR = "#4338ca"  # indigo: everything about the QD search
+RANDOM_COLOUR = "#ea580c"  # orange: everything about the random baseline
+FONT_SIZE = 16  # base font of every figure (readable on a projector)
+HEIGHT = 440  # pixels
+OBJECTIVE_SCALE = "Viridis"  # colour scale of quality
+DENSITY_SCALE = "Blues"  # colour scale of sample density
+
+
+def _layout(fig: go.Figure, *, title: str, height: int = HEIGHT) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0.02, "xanchor": "left"},
+        font={"size": FONT_SIZE},
+        height=height,
+        margin={"l": 70, "r": 30, "t": 70, "b": 60},
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+def placeholder(text: str, *, height: int = HEIGHT) -> go.Figure:
+    """An empty figure carrying a short message ("Run a search to see ...")."""
+    fig = go.Figure()
+    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 18, "color": "#6b7280"})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title="", height=height)
+
+
+def _check_axes(measures: np.ndarray, axes: Sequence[int]) -> tuple[int, ...]:
+    k = measures.shape[1]
+    axes = tuple(int(a) for a in axes)[: min(2, k)]
+    if k >= 2 and (len(axes) != 2 or axes[0] == axes[1]):
+        raise ValueError(f"axes: got {axes}; expected two different measure indices below {k}")
+    if any(not 0 <= a < k for a in axes):
+        raise ValueError(f"axes: got {axes}; expected measure indices below {k}")
+    return axes
+
+
+def cell_grid(
+    values: np.ndarray,
+    ranges: Sequence[tuple[float, float]],
+    bins: int,
+) -> np.ndarray:
+    """Grid cell of each sample along each measure, clipped into the range.
+
+    Args:
+        values: (n, k) measures.
+        ranges: k (low, high) pairs.
+        bins: cells per measure.
+
+    Returns:
+        (n, k) int array of cell indices in [0, bins).
+    """
+    values = np.asarray(values, dtype=float).reshape(len(values), -1)
+    lo = np.array([r[0] for r in ranges], dtype=float)[: values.shape[1]]
+    hi = np.array([r[1] for r in ranges], dtype=float)[: values.shape[1]]
+    frac = (values - lo) / np.maximum(hi - lo, 1e-12)
+    return np.clip(np.floor(frac * bins).astype(int), 0, bins - 1)
+
+
+def _edges(lo: float, hi: float, bins: int) -> np.ndarray:
+    """Centres of the bins (used as heatmap coordinates)."""
+    step = (hi - lo) / bins
+    return lo + step * (np.arange(bins) + 0.5)
+
+
+def _grid_2d(
+    measures: np.ndarray,
+    weights: np.ndarray | None,
+    ranges: Sequence[tuple[float, float]],
+    bins: int,
+    axes: tuple[int, ...],
+    reduce: str,
+) -> np.ndarray:
+    """(bins_y, bins_x) grid of the max of ``weights`` ('max') or of counts ('count')."""
+    cells = cell_grid(measures, ranges, bins)
+    ix = cells[:, axes[0]]
+    iy = cells[:, axes[1]] if len(axes) == 2 else np.zeros(len(cells), dtype=int)
+    rows = bins if len(axes) == 2 else 1
+    if reduce == "count":
+        grid = np.zeros((rows, bins))
+        np.add.at(grid, (iy, ix), 1.0)
+        return grid
+    grid = np.full((rows, bins), np.nan)
+    for y, x, w in zip(iy, ix, weights):
+        if np.isnan(grid[y, x]) or w > grid[y, x]:
+            grid[y, x] = w
+    return grid
+
+
+def archive_heatmap(
+    *,
+    measures: np.ndarray,
+    objective: np.ndarray,
+    ranges: Sequence[tuple[float, float]],
+    resolution: int,
+    labels: Sequence[str],
+    axes: Sequence[int] = (0, 1),
+    title: str = "Archive: best quality found in each cell",
+) -> go.Figure:
+    """Heatmap of the archive: each cell is one combination of the measures, colour = objective.
+
+    With more than two measures, a cell shows the best elite over the measures not drawn.
+
+    Args:
+        measures: (n, k) measures of the elites.
+        objective: (n,) objective of the elites.
+        ranges: k (low, high) measure ranges of the archive.
+        resolution: cells per measure.
+        labels: k measure names for the axes.
+        axes: the two measures to draw (one with a single measure).
+        title: figure title.
+
+    Raises:
+        ValueError: ``axes`` does not name two different measures.
+    """
+    measures = np.asarray(measures, dtype=float).reshape(len(measures), -1)
+    objective = np.asarray(objective, dtype=float).reshape(-1)
+    axes = _check_axes(measures, axes) if len(measures) else tuple(axes)[: min(2, len(labels))]
+    grid = _grid_2d(measures, objective, ranges, resolution, axes, "max") if len(measures) else np.full(
+        (resolution if len(axes) == 2 else 1, resolution), np.nan
+    )
+    x = _edges(*ranges[axes[0]], resolution)
+    y = _edges(*ranges[axes[1]], resolution) if len(axes) == 2 else ["all"]
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid,
+            x=x,
+            y=y,
+            colorscale=OBJECTIVE_SCALE,
+            colorbar={"title": {"text": "quality"}},
+            hovertemplate="%{x:.2f}, %{y}<br>quality %{z:.3f}<extra></extra>",
+            hoverongaps=False,
+        )
+    )
+    filled = int(np.isfinite(grid).sum())
+    fig.update_xaxes(title_text=labels[axes[0]], showgrid=False)
+    fig.update_yaxes(title_text=labels[axes[1]] if len(axes) == 2 else "", showgrid=False)
+    return _layout(fig, title=f"{title} ({filled} of {grid.size} cells filled)")
+
+
+def density_maps(
+    *,
+    qd_measures: np.ndarray,
+    random_measures: np.ndarray,
+    ranges: Sequence[tuple[float, float]],
+    bins: int,
+    labels: Sequence[str],
+    axes: Sequence[int] = (0, 1),
+    qd_title: str = "QD search",
+    random_title: str = "Random sampling",
+) -> go.Figure:
+    """Where the samples fall, QD vs random, side by side on the same bins and colour scale.
+
+    Each panel shows the share of that method's samples in each cell (percent), so the two are
+    comparable whatever their sample counts; one colour bar serves both.
+
+    Args:
+        qd_measures: (n, k) measures of the QD samples (archive elites or pool).
+        random_measures: (m, k) measures of the random samples.
+        ranges: k (low, high) ranges; samples outside are counted in the edge cells.
+        bins: cells per measure.
+        labels: k measure names.
+        axes: the two measures to draw (one with a single measure).
+
+    Raises:
+        ValueError: ``axes`` does not name two different measures.
+    """
+    grids = []
+    k = len(labels)
+    axes = tuple(axes)[: min(2, k)]
+    for values in (qd_measures, random_measures):
+        values = np.asarray(values, dtype=float).reshape(-1, k)
+        if len(values):
+            _check_axes(values, axes)
+            counts = _grid_2d(values, None, ranges, bins, axes, "count")
+            grids.append(100.0 * counts / counts.sum())
+        else:
+            grids.append(np.zeros((bins if len(axes) == 2 else 1, bins)))
+    zmax = max(float(g.max()) for g in grids) or 1.0
+    x = _edges(*ranges[axes[0]], bins)
+    y = _edges(*ranges[axes[1]], bins) if len(axes) == 2 else ["all"]
+    n_qd, n_rand = len(np.asarray(qd_measures).reshape(-1, k)), len(np.asarray(random_measures).reshape(-1, k))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.06,
+        subplot_titles=(f"{qd_title} ({n_qd} samples)", f"{random_title} ({n_rand} samples)"),
+    )
+    for col, grid in enumerate(grids, start=1):
+        fig.add_trace(
+            go.Heatmap(
+                z=np.where(grid > 0, grid, np.nan),
+                x=x,
+                y=y,
+                coloraxis="coloraxis",
+                hovertemplate="%{x:.2f}, %{y}<br>%{z:.1f}% of samples<extra></extra>",
+                hoverongaps=False,
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(title_text=labels[axes[0]], showgrid=False, row=1, col=col)
+    fig.update_yaxes(title_text=labels[axes[1]] if len(axes) == 2 else "", showgrid=False, row=1, col=1)
+    fig.update_layout(coloraxis={"colorscale": DENSITY_SCALE, "cmin": 0.0, "cmax": zmax, "colorbar": {"title": {"text": "% of samples"}}})
+    fig.update_annotations(font_size=FONT_SIZE + 1)
+    return _layout(fig, title="Where the samples land (same bins, same colours)")
+
+
+def export_density_map(*, counts: np.ndarray, labels: Sequence[str], bin_labels: Sequence[Sequence[str]] | None = None) -> go.Figure:
+    """Images per bin of an exported dataset (first two measures; summed over the others).
+
+    Args:
+        counts: per-bin counts, shape (bins,) * k.
+        labels: k measure names.
+        bin_labels: optional k lists of bin names for the ticks.
+    """
+    counts = np.asarray(counts, dtype=float)
+    k = counts.ndim
+    if k > 2:
+        counts = counts.sum(axis=tuple(range(2, k)))
+    grid = counts.T if k >= 2 else counts.reshape(1, -1)  # rows = second measure
+    x = list(bin_labels[0]) if bin_labels else list(range(grid.shape[1]))
+    y = (list(bin_labels[1]) if bin_labels else list(range(grid.shape[0]))) if k >= 2 else ["all"]
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid,
+            x=[str(v) for v in x],
+            y=[str(v) for v in y],
+            colorscale=DENSITY_SCALE,
+            zmin=0,
+            text=grid.astype(int),
+            texttemplate="%{text}",
+            colorbar={"title": {"text": "images"}},
+            hovertemplate="%{x}, %{y}: %{z:.0f} images<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text=labels[0], type="category")
+    fig.update_yaxes(title_text=labels[1] if k >= 2 else "", type="category")
+    return _layout(fig, title=f"Exported dataset: {int(counts.sum())} images per bin", height=380)
+
+
+def progress_curves(history: pd.DataFrame) -> go.Figure:
+    """Coverage and uniformity over evaluations, QD (solid) vs random sampling (dashed).
+
+    Args:
+        history: one row per progress event with columns ``evaluations``, ``coverage``,
+            ``uniformity`` and, when known, ``random_coverage``, ``random_uniformity``.
+    """
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=("Coverage", "Uniformity"))
+    for col, name in enumerate(("coverage", "uniformity"), start=1):
+        if name in history:
+            fig.add_trace(
+                go.Scatter(
+                    x=history["evaluations"], y=history[name], mode="lines", name="QD search",
+                    line={"color": QD_COLOUR, "width": 3}, showlegend=col == 1,
+                ),
+                row=1, col=col,
+            )
+        rand = f"random_{name}"
+        if rand in history and history[rand].notna().any():
+            known = history[history[rand].notna()]
+            fig.add_trace(
+                go.Scatter(
+                    x=known["evaluations"], y=known[rand], mode="lines+markers", name="Random sampling",
+                    line={"color": RANDOM_COLOUR, "width": 3, "dash": "dash"}, showlegend=col == 1,
+                ),
+                row=1, col=col,
+            )
+        fig.update_yaxes(range=[0, 1.02], tickformat=".0%", gridcolor="#e5e7eb", row=1, col=col)
+        fig.update_xaxes(title_text="evaluations", gridcolor="#e5e7eb", row=1, col=col)
+    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0.5, "xanchor": "center"})
+    fig.update_annotations(font_size=FONT_SIZE + 1)
+    return _layout(fig, title="", height=380)
