@@ -1,0 +1,73 @@
+"""Loads each generator and scorer once per process and shares it.
+
+The dashboard (many sessions) and the command line call :func:`get_models`; a model is
+loaded on first use and kept for later calls with the same name, options and device.
+Models are used read-only (eval mode, no hidden state), so sharing them is safe.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from .config import RunConfig
+from .interfaces import Generator, Scorer
+from .registry import load_generator, load_scorer
+
+__all__ = ["get_models", "get_generator", "get_scorer", "clear_model_cache"]
+
+logger = logging.getLogger(__name__)
+
+_CACHE: dict[tuple, Any] = {}
+_LOCK = threading.Lock()
+
+
+def _key(kind: str, name: str, options: dict, device: str) -> tuple:
+    return (kind, name, json.dumps(options, sort_keys=True, default=str), str(device))
+
+
+def _get(kind: str, name: str, options: dict, device: str) -> Any:
+    key = _key(kind, name, options, device)
+    with _LOCK:
+        if key not in _CACHE:
+            loader = load_generator if kind == "generator" else load_scorer
+            kwargs = dict(options)
+            kwargs.setdefault("device", device)
+            logger.info("loading %s %r (%s)", kind, name, kwargs)
+            model = loader(name, **kwargs)
+            for module in vars(model).values():  # put torch modules in eval mode
+                if hasattr(module, "eval") and hasattr(module, "training"):
+                    module.eval()
+            _CACHE[key] = model
+        return _CACHE[key]
+
+
+def get_generator(name: str, *, options: dict | None = None, device: str = "cpu") -> Generator:
+    """The shared generator for ``name`` (loaded on first use).
+
+    Raises:
+        InputError: unknown name.
+        WeightsNotFoundError: weights not available locally.
+    """
+    return _get("generator", name, options or {}, device)
+
+
+def get_scorer(name: str, *, options: dict | None = None, device: str = "cpu") -> Scorer:
+    """The shared scorer for ``name`` (loaded on first use). See :func:`get_generator`."""
+    return _get("scorer", name, options or {}, device)
+
+
+def get_models(config: RunConfig) -> tuple[Generator, Scorer]:
+    """(generator, scorer) for a run config, each loaded once per process."""
+    return (
+        get_generator(config.generator, options=config.generator_options, device=config.device),
+        get_scorer(config.scorer, options=config.scorer_options, device=config.device),
+    )
+
+
+def clear_model_cache() -> None:
+    """Forgets every loaded model (tests; freeing memory)."""
+    with _LOCK:
+        _CACHE.clear()

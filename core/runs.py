@@ -1,0 +1,278 @@
+"""Run directories: write as a search goes, list, reopen, export again later.
+
+A run directory holds (never pickle; weights are not copied)::
+
+    config.json        the RunConfig
+    calibration.json   measure ranges, objective offset, realism floor, prior scale
+    history.csv        one row per progress event (QD and random figures)
+    archive.parquet    elites of the result archive: index, objective, measures_*, solution_*
+    pool.npz           every sample the search evaluated: z, measures, objective
+    random_pool.npz    the random baseline's samples, scored the same way
+    summary.json       final figures (see :func:`core.search.iter_search`)
+
+Files are written to a temporary name and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .config import RunConfig, config_from_dict, config_to_dict
+from .errors import InputError
+from .measures import Calibration
+
+__all__ = ["Samples", "Run", "RunInfo", "RunWriter", "list_runs", "RUN_FILES"]
+
+logger = logging.getLogger(__name__)
+
+RUN_FILES = {
+    "config": "config.json",
+    "calibration": "calibration.json",
+    "history": "history.csv",
+    "archive": "archive.parquet",
+    "pool": "pool.npz",
+    "random_pool": "random_pool.npz",
+    "summary": "summary.json",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Samples:
+    """Evaluated samples.
+
+    Attributes:
+        z: (n, latent_dim) latents.
+        measures: (n, k) measures.
+        objective: (n,) objective.
+    """
+
+    z: np.ndarray
+    measures: np.ndarray
+    objective: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.objective)
+
+    @classmethod
+    def empty(cls, latent_dim: int, num_measures: int) -> "Samples":
+        return cls(np.zeros((0, latent_dim)), np.zeros((0, num_measures)), np.zeros(0))
+
+    @classmethod
+    def concat(cls, parts: Sequence["Samples"], *, latent_dim: int, num_measures: int) -> "Samples":
+        if not parts:
+            return cls.empty(latent_dim, num_measures)
+        return cls(
+            np.concatenate([p.z for p in parts]),
+            np.concatenate([p.measures for p in parts]),
+            np.concatenate([p.objective for p in parts]),
+        )
+
+    def head(self, n: int) -> "Samples":
+        return Samples(self.z[:n], self.measures[:n], self.objective[:n])
+
+    def take(self, idx: np.ndarray) -> "Samples":
+        return Samples(self.z[idx], self.measures[idx], self.objective[idx])
+
+    def save(self, path: Path) -> None:
+        _atomic_write(path, lambda f: np.savez(f, z=self.z, measures=self.measures, objective=self.objective))
+
+    @classmethod
+    def load(cls, path: Path) -> "Samples":
+        with np.load(path, allow_pickle=False) as data:
+            return cls(data["z"], data["measures"], data["objective"])
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Writes through ``write(file_object)`` to a temporary file, then renames it to ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_json(path: Path, data: Any) -> None:
+    text = json.dumps(data, indent=2, default=_json_default).encode()
+    _atomic_write(path, lambda f: f.write(text))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+class RunWriter:
+    """Writes one run directory as the search goes (used by :mod:`core.search`).
+
+    Args:
+        run_dir: The run directory; created (with parents) if absent. An existing
+            directory must be empty or hold an earlier run (which is overwritten).
+
+    Raises:
+        InputError: ``run_dir`` exists and is a file, or a non-empty directory that is
+            not a run.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike) -> None:
+        self.dir = Path(run_dir).expanduser().resolve()
+        if self.dir.exists() and not self.dir.is_dir():
+            raise InputError("run directory", str(run_dir), "a directory path (this is a file)")
+        if self.dir.is_dir() and any(self.dir.iterdir()) and not (self.dir / RUN_FILES["config"]).exists():
+            raise InputError("run directory", str(run_dir), "an empty or new directory, or an earlier run")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for name in ("history", "summary", "archive", "pool", "random_pool"):
+            (self.dir / RUN_FILES[name]).unlink(missing_ok=True)
+        self._history_rows: list[dict] = []
+
+    def write_config(self, config: RunConfig, calibration: Calibration, extra: dict | None = None) -> None:
+        _write_json(self.dir / RUN_FILES["config"], config_to_dict(config))
+        _write_json(self.dir / RUN_FILES["calibration"], {**calibration.to_dict(), **(extra or {})})
+
+    def append_history(self, row: dict) -> None:
+        self._history_rows.append(row)
+        frame = pd.DataFrame(self._history_rows)
+        _atomic_write(self.dir / RUN_FILES["history"], lambda f: f.write(frame.to_csv(index=False).encode()))
+
+    def write_results(self, *, archive_frame: pd.DataFrame, pool: Samples, random_pool: Samples) -> None:
+        _atomic_write(self.dir / RUN_FILES["archive"], lambda f: archive_frame.to_parquet(f, index=False))
+        pool.save(self.dir / RUN_FILES["pool"])
+        random_pool.save(self.dir / RUN_FILES["random_pool"])
+
+    def write_summary(self, summary: dict) -> None:
+        _write_json(self.dir / RUN_FILES["summary"], summary)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInfo:
+    """One line of :func:`list_runs`."""
+
+    path: Path  # run directory
+    created: str  # ISO time the run finished (or started, if unfinished)
+    prompts: list[str]  # "positive vs negative" per measure
+    evaluations: int  # QD evaluations done
+    coverage: float | None  # QD archive coverage
+    random_coverage: float | None  # random baseline's coverage
+    algorithm: str
+    status: str  # "done", "stopped" or "incomplete"
+
+
+class Run:
+    """A finished (or stopped) run, read back from its directory.
+
+    Attributes:
+        dir: The run directory.
+        config: Its :class:`~core.config.RunConfig`.
+        summary: ``summary.json`` as a dict.
+        history: One row per progress event.
+        archive: Elites: ``index``, ``objective``, ``measures_0..``, ``solution_0..``.
+        pool: Every sample the search evaluated.
+        random_pool: The random baseline.
+        calibration: Ranges, offset, realism floor.
+        measure_ranges: One (low, high) per measure.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike) -> None:
+        self.dir = Path(run_dir).expanduser().resolve()
+        for name in ("config", "calibration", "summary", "pool", "random_pool", "archive"):
+            if not (self.dir / RUN_FILES[name]).is_file():
+                raise InputError(
+                    "run directory", str(run_dir), f"a finished run directory holding {RUN_FILES[name]}"
+                )
+        self.config: RunConfig = config_from_dict(json.loads((self.dir / RUN_FILES["config"]).read_text()))
+        cal = json.loads((self.dir / RUN_FILES["calibration"]).read_text())
+        known = {f.name for f in dataclasses.fields(Calibration)}
+        self.calibration = Calibration.from_dict({k: v for k, v in cal.items() if k in known})
+        self.summary: dict = json.loads((self.dir / RUN_FILES["summary"]).read_text())
+        hist = self.dir / RUN_FILES["history"]
+        self.history: pd.DataFrame = pd.read_csv(hist) if hist.is_file() else pd.DataFrame()
+        self.archive: pd.DataFrame = pd.read_parquet(self.dir / RUN_FILES["archive"])
+        self.pool = Samples.load(self.dir / RUN_FILES["pool"])
+        self.random_pool = Samples.load(self.dir / RUN_FILES["random_pool"])
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "Run":
+        """Reopens a run directory.
+
+        Raises:
+            InputError: the directory is missing or is not a finished run.
+        """
+        return cls(path)
+
+    @property
+    def measure_ranges(self) -> list[tuple[float, float]]:
+        return [tuple(r) for r in self.calibration.measure_ranges]
+
+    @property
+    def labels(self) -> list[str]:
+        """Display label of each measure."""
+        return [m.display_label() for m in self.config.measures]
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.dir)!r}, evaluations={self.summary.get('evaluations')})"
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def list_runs(root: str | os.PathLike) -> list[RunInfo]:
+    """Run directories directly under ``root`` (or ``root`` itself), newest first.
+
+    Unfinished runs are listed with status "incomplete". Directories that are not runs
+    are skipped.
+
+    Raises:
+        InputError: ``root`` is not a directory.
+    """
+    root = Path(root).expanduser().resolve()
+    if not root.is_dir():
+        raise InputError("runs root", str(root), "an existing directory")
+    candidates = [root] if (root / RUN_FILES["config"]).is_file() else sorted(p for p in root.iterdir() if p.is_dir())
+    infos = []
+    for path in candidates:
+        cfg_path = path / RUN_FILES["config"]
+        if not cfg_path.is_file():
+            continue
+        try:
+            config = config_from_dict(json.loads(cfg_path.read_text()))
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("skipping %s: unreadable config (%s)", path, exc)
+            continue
+        summary = {}
+        if (path / RUN_FILES["summary"]).is_file():
+            summary = json.loads((path / RUN_FILES["summary"]).read_text())
+        created = summary.get("finished") or _dt.datetime.fromtimestamp(
+            cfg_path.stat().st_mtime, _dt.timezone.utc
+        ).isoformat(timespec="seconds")
+        infos.append(
+            RunInfo(
+                path=path,
+                created=created,
+                prompts=[m.display_label() for m in config.measures],
+                evaluations=int(summary.get("evaluations", 0)),
+                coverage=summary.get("qd", {}).get("coverage"),
+                random_coverage=summary.get("random", {}).get("coverage"),
+                algorithm=config.algorithm,
+                status=summary.get("status", "incomplete"),
+            )
+        )
+    return sorted(infos, key=lambda i: i.created, reverse=True)

@@ -1,0 +1,501 @@
+"""Quality-diversity search over a generator's latent space, on pyribs, with a random baseline.
+
+One :meth:`Search.step` is one ask / evaluate / tell round of the pyribs scheduler (for
+CMA-MAEGA: ``ask_dqd`` with gradients, then ``ask``). Every evaluated sample goes into
+the pool. The random baseline evaluates the same number of latents drawn from the
+generator's own prior, scored by the same :class:`~core.measures.Evaluator`, in chunks
+interleaved with the search so that both are reported side by side at every event.
+
+Figures in events and summaries:
+
+- ``coverage``: fraction of archive cells (``archive_resolution`` per measure) holding
+  an elite; for random, fraction of cells holding a random sample (the same as inserting
+  the random samples into an archive of the same shape).
+- ``uniformity``: normalised Shannon entropy over the *uniformity grid* (about
+  :data:`UNIFORMITY_CELLS` cells in all: 10 x 10 for two measures, see
+  :func:`uniformity_bins`) of a draw of ``min(UNIFORMITY_SAMPLES, n)`` samples: for QD, the
+  balanced draw the export would make from the pool (:func:`core.metrics.balanced_counts`);
+  for random, that many plain prior samples (what random sampling gives).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+from ribs.archives import GridArchive
+from ribs.emitters import EvolutionStrategyEmitter, GaussianEmitter, GradientArborescenceEmitter
+from ribs.schedulers import Scheduler
+
+from . import metrics
+from .config import RunConfig, config_to_dict, validate_config
+from .errors import InputError
+from .interfaces import Generator, Scorer
+from .measures import Calibration, Evaluation, Evaluator, EvaluatorSettings, calibrate
+from .runs import Run, RunWriter, Samples
+
+__all__ = [
+    "ProgressEvent",
+    "SearchSettings",
+    "Search",
+    "iter_search",
+    "run_search",
+    "uniformity_bins",
+    "UNIFORMITY_CELLS",
+    "UNIFORMITY_SAMPLES",
+]
+
+logger = logging.getLogger(__name__)
+
+UNIFORMITY_CELLS = 100  # the uniformity grid has about this many cells whatever the measure count
+UNIFORMITY_SAMPLES = 1000  # size of the draw whose uniformity is reported (the export default)
+
+
+def uniformity_bins(num_measures: int) -> int:
+    """Bins per measure of the uniformity grid: ``round(UNIFORMITY_CELLS ** (1/k))``, >= 2.
+
+    1 measure: 100 bins; 2: 10 x 10; 3: 5 x 5 x 5; 4: 3 x 3 x 3 x 3.
+    """
+    return max(2, round(UNIFORMITY_CELLS ** (1.0 / num_measures)))
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSettings:
+    """Emitter and archive settings (scales are relative to the prior's spread)."""
+
+    calibration_samples: int = 512  # prior samples used to calibrate ranges (they join the random pool)
+    archive_learning_rate: float = 0.1  # CMA-MAE(GA) threshold learning rate
+    es_sigma: float = 0.5  # CMA-ME / CMA-MAE step size, x prior std
+    gaussian_sigma: float = 0.25  # MAP-Elites mutation std, x prior std
+    dqd_sigma: float = 0.5  # CMA-MAEGA gradient coefficient std, x prior std (gradients unit norm)
+    dqd_lr: float = 0.2  # CMA-MAEGA gradient-ascent step on the solution point, x prior std
+    evaluator: EvaluatorSettings = EvaluatorSettings()
+
+
+@dataclasses.dataclass(frozen=True)
+class ProgressEvent:
+    """State of a run after one step (see the module docstring for the figures)."""
+
+    iteration: int  # steps done
+    evaluations: int  # QD evaluations done
+    total_evaluations: int  # the budget
+    elapsed: float  # seconds since the run started (calibration included)
+    coverage: float  # QD archive coverage, 0..1
+    qd_score: float  # QD score of the result archive (objective - offset, summed)
+    uniformity: float  # normalised entropy of a balanced draw from the pool, 0..1
+    best_objective: float | None  # best objective found so far
+    done: bool  # last event of the run
+    stopped: bool  # the run was stopped before its budget
+    random_coverage: float | None = None  # random baseline at the same evaluation count
+    random_uniformity: float | None = None
+    random_qd_score: float | None = None
+    random_evaluations: int = 0  # random samples evaluated so far
+    num_elites: int = 0  # elites in the result archive
+
+
+class Search:
+    """A QD search in progress: pyribs archive, emitters, scheduler; pool; random baseline.
+
+    Args:
+        config: A validated run config.
+        generator: The generator.
+        scorer: The scorer.
+        settings: Emitter and archive settings.
+
+    Raises:
+        InputError: a prompt is not usable by the scorer.
+    """
+
+    def __init__(
+        self, config: RunConfig, *, generator: Generator, scorer: Scorer, settings: SearchSettings = SearchSettings()
+    ) -> None:
+        self.config = config
+        self.generator = generator
+        self.scorer = scorer
+        self.settings = settings
+        self.started = time.perf_counter()
+        k = len(config.measures)
+        d = generator.latent_dim
+        seeds = np.random.SeedSequence(config.seed).generate_state(4)
+        random_seed, x0_seed, archive_seed, emitter_seed = (int(s) for s in seeds)
+
+        # The random baseline's latents, drawn at once so the run is the same however
+        # it is chunked; the first ones also calibrate ranges.
+        step = config.emitters * config.batch_size + (config.emitters if config.algorithm == "cma-maega" else 0)
+        n_random = max(config.evaluations, step, settings.calibration_samples)
+        self._random_z = generator.sample_prior(n_random, seed=random_seed).detach().cpu().double().numpy()
+        base = Evaluator.from_config(config, generator=generator, scorer=scorer, settings=settings.evaluator)
+        n_cal = min(settings.calibration_samples, n_random)
+        self.calibration, cal_eval = calibrate(base, self._random_z[:n_cal], fixed_ranges=config.measure_ranges)
+        self.evaluator = base.with_floor(self.calibration.log_prior_floor)
+        self._random_scored = [Samples(self._random_z[:n_cal], cal_eval.measures, cal_eval.objective)]
+        self._n_random_scored = n_cal
+        self._random_seconds = time.perf_counter() - self.started
+
+        self.measure_ranges = self.calibration.measure_ranges
+        self.uniformity_bins = uniformity_bins(k)
+        self.scheduler = self._build_scheduler(
+            x0s=generator.sample_prior(config.emitters, seed=x0_seed).detach().cpu().double().numpy(),
+            archive_seed=archive_seed,
+            emitter_seed=emitter_seed,
+        )
+        self.random_archive = self._new_archive(learning_rate=None, seed=archive_seed)
+        self._pool_parts: list[Samples] = []
+        self.iteration = 0
+        self.evaluations = 0
+        self._search_seconds = 0.0
+
+    # ---- set-up -------------------------------------------------------------------------
+
+    def _new_archive(self, *, learning_rate: float | None, seed: int) -> GridArchive:
+        k = len(self.config.measures)
+        offset = self.calibration.objective_offset
+        return GridArchive(
+            solution_dim=self.generator.latent_dim,
+            dims=[self.config.archive_resolution] * k,
+            ranges=self.measure_ranges,
+            learning_rate=learning_rate,
+            threshold_min=offset if learning_rate is not None else -np.inf,
+            qd_score_offset=offset,
+            seed=seed,
+        )
+
+    def _build_scheduler(self, *, x0s: np.ndarray, archive_seed: int, emitter_seed: int) -> Scheduler:
+        cfg, s = self.config, self.settings
+        scale = self.calibration.prior_std
+        mae = cfg.algorithm in ("cma-maega", "cma-mae")
+        archive = self._new_archive(learning_rate=s.archive_learning_rate if mae else None, seed=archive_seed)
+        result_archive = self._new_archive(learning_rate=None, seed=archive_seed) if mae else None
+        seeds = [int(v) for v in np.random.SeedSequence(emitter_seed).generate_state(cfg.emitters)]
+        if cfg.algorithm == "cma-maega":
+            emitters = [
+                GradientArborescenceEmitter(
+                    archive,
+                    x0=x0s[i],
+                    sigma0=s.dqd_sigma * scale,
+                    lr=s.dqd_lr * scale,
+                    ranker="imp",
+                    grad_opt="gradient_ascent",
+                    selection_rule="mu",
+                    restart_rule="basic",
+                    batch_size=cfg.batch_size,
+                    seed=seeds[i],
+                )
+                for i in range(cfg.emitters)
+            ]
+        elif cfg.algorithm in ("cma-mae", "cma-me"):
+            emitters = [
+                EvolutionStrategyEmitter(
+                    archive,
+                    x0=x0s[i],
+                    sigma0=s.es_sigma * scale,
+                    ranker="imp" if mae else "2imp",
+                    selection_rule="mu" if mae else "filter",
+                    restart_rule="basic" if mae else "no_improvement",
+                    batch_size=cfg.batch_size,
+                    seed=seeds[i],
+                )
+                for i in range(cfg.emitters)
+            ]
+        elif cfg.algorithm == "map-elites":
+            emitters = [
+                GaussianEmitter(
+                    archive,
+                    sigma=s.gaussian_sigma * scale,
+                    x0=x0s[i],
+                    batch_size=cfg.batch_size,
+                    seed=seeds[i],
+                )
+                for i in range(cfg.emitters)
+            ]
+        else:  # validate_config rejects this first
+            raise InputError("algorithm", cfg.algorithm, "one of cma-maega, cma-mae, cma-me, map-elites")
+        return Scheduler(archive, emitters, result_archive=result_archive)
+
+    # ---- properties -----------------------------------------------------------------------
+
+    @property
+    def archive(self) -> GridArchive:
+        """The archive the emitters insert into (thresholded for CMA-MAE(GA))."""
+        return self.scheduler.archive
+
+    @property
+    def result_archive(self) -> GridArchive:
+        """The archive of best elites per cell (reported and saved)."""
+        return self.scheduler.result_archive
+
+    @property
+    def step_size(self) -> int:
+        """QD evaluations per step."""
+        cfg = self.config
+        return cfg.emitters * cfg.batch_size + (cfg.emitters if cfg.algorithm == "cma-maega" else 0)
+
+    @property
+    def exhausted(self) -> bool:
+        """True when the next step would go over the budget (at least one step is always run)."""
+        return self.iteration > 0 and self.evaluations + self.step_size > self.config.evaluations
+
+    @property
+    def pool(self) -> Samples:
+        """Every sample the search evaluated, in order."""
+        return Samples.concat(self._pool_parts, latent_dim=self.generator.latent_dim, num_measures=len(self.config.measures))
+
+    @property
+    def random_pool(self) -> Samples:
+        """The random baseline's samples, as many as the search has evaluated (or more, early on)."""
+        full = Samples.concat(self._random_scored, latent_dim=self.generator.latent_dim, num_measures=len(self.config.measures))
+        return full.head(self.evaluations)
+
+    # ---- the loop -----------------------------------------------------------------------
+
+    def _evaluate(self, z: np.ndarray, *, gradients: bool = False) -> Evaluation:
+        ev = self.evaluator.evaluate(z, gradients=gradients)
+        bad = ~np.isfinite(ev.objective) | ~np.isfinite(ev.measures).all(axis=1)
+        if bad.any():  # a diverged latent: keep the loop alive, make it unattractive
+            logger.warning("%d non-finite evaluations replaced", int(bad.sum()))
+            obj = np.where(bad, self.calibration.objective_offset, ev.objective)
+            meas = np.where(bad[:, None], np.array([lo for lo, _ in self.measure_ranges]), ev.measures)
+            jac = None if ev.jacobian is None else np.nan_to_num(ev.jacobian)
+            ev = Evaluation(obj, meas, ev.quality, jac, ev.embeddings)
+        return ev
+
+    def step(self) -> int:
+        """One ask / evaluate / tell round. Returns the number of evaluations it made."""
+        t0 = time.perf_counter()
+        n = 0
+        sched = self.scheduler
+        if self.config.algorithm == "cma-maega":
+            z = sched.ask_dqd()  # (emitters, d)
+            ev = self._evaluate(z, gradients=True)
+            sched.tell_dqd(ev.objective, ev.measures, ev.jacobian)
+            self._pool_parts.append(Samples(np.asarray(z), ev.measures, ev.objective))
+            n += len(z)
+        z = sched.ask()  # (emitters * batch_size, d)
+        ev = self._evaluate(z)
+        sched.tell(ev.objective, ev.measures)
+        self._pool_parts.append(Samples(np.asarray(z), ev.measures, ev.objective))
+        n += len(z)
+        self.iteration += 1
+        self.evaluations += n
+        self._search_seconds += time.perf_counter() - t0
+        return n
+
+    def catch_up_random(self) -> int:
+        """Evaluates random-baseline samples up to the search's evaluation count."""
+        t0 = time.perf_counter()
+        target = min(self.evaluations, len(self._random_z))
+        n = max(0, target - self._n_random_scored)
+        if n:
+            z = self._random_z[self._n_random_scored : target]
+            ev = self._evaluate(z)
+            self._random_scored.append(Samples(z, ev.measures, ev.objective))
+            self._n_random_scored = target
+        pool = self.random_pool
+        self.random_archive.clear()
+        if len(pool):
+            self.random_archive.add(solution=pool.z, objective=pool.objective, measures=pool.measures)
+        self._random_seconds += time.perf_counter() - t0
+        return n
+
+    # ---- figures ------------------------------------------------------------------------
+
+    def uniformity_of(self, samples: Samples, *, balanced: bool) -> float:
+        """Normalised entropy over the uniformity grid of a draw from ``samples``."""
+        if not len(samples):
+            return 0.0
+        n = min(UNIFORMITY_SAMPLES, len(samples))
+        if balanced:
+            counts = metrics.balanced_counts(
+                metrics.bin_counts(samples.measures, self.measure_ranges, self.uniformity_bins), n
+            )
+        else:
+            counts = metrics.bin_counts(samples.measures[:n], self.measure_ranges, self.uniformity_bins)
+        return metrics.normalized_entropy(counts)
+
+    def event(self, *, done: bool, stopped: bool) -> ProgressEvent:
+        stats = self.result_archive.stats
+        rstats = self.random_archive.stats
+        return ProgressEvent(
+            iteration=self.iteration,
+            evaluations=self.evaluations,
+            total_evaluations=self.config.evaluations,
+            elapsed=time.perf_counter() - self.started,
+            coverage=float(stats.coverage),
+            qd_score=float(stats.qd_score),
+            uniformity=self.uniformity_of(self.pool, balanced=True),
+            best_objective=None if stats.obj_max is None else float(stats.obj_max),
+            done=done,
+            stopped=stopped,
+            random_coverage=float(rstats.coverage),
+            random_uniformity=self.uniformity_of(self.random_pool, balanced=False),
+            random_qd_score=float(rstats.qd_score),
+            random_evaluations=len(self.random_pool),
+            num_elites=int(stats.num_elites),
+        )
+
+    def _side(self, archive: GridArchive, samples: Samples, *, balanced: bool) -> dict:
+        n = min(UNIFORMITY_SAMPLES, len(samples))
+        grid = metrics.bin_counts(samples.measures, self.measure_ranges, self.uniformity_bins)
+        drawn = metrics.balanced_counts(grid, n) if balanced else metrics.bin_counts(
+            samples.measures[:n], self.measure_ranges, self.uniformity_bins
+        )
+        return {
+            **metrics.archive_metrics(archive),
+            "uniformity": metrics.normalized_entropy(drawn),
+            "kl_from_uniform": metrics.kl_from_uniform(drawn),
+            "grid_coverage": metrics.coverage(grid),
+            "evaluations": len(samples),
+            "pool_mean_objective": metrics.mean_objective(samples.objective),
+        }
+
+    def summary(self, *, stopped: bool) -> dict:
+        """The figures written to ``summary.json``."""
+        cfg = self.config
+        random_pool = self.random_pool
+        random_balanced = self.uniformity_of(random_pool, balanced=True)
+        return {
+            "status": "stopped" if stopped else "done",
+            "evaluations": self.evaluations,
+            "budget": cfg.evaluations,
+            "iterations": self.iteration,
+            "seconds": time.perf_counter() - self.started,
+            "search_seconds": self._search_seconds,
+            "random_seconds": self._random_seconds,
+            "algorithm": cfg.algorithm,
+            "seed": cfg.seed,
+            "prompts": {
+                "measures": [dataclasses.asdict(m) | {"label": m.display_label()} for m in cfg.measures],
+                "objective": dataclasses.asdict(cfg.resolved_objective()),
+            },
+            "generator": self.generator.describe(),
+            "scorer": self.scorer.describe(),
+            "measure_ranges": [list(r) for r in self.measure_ranges],
+            "archive_resolution": cfg.archive_resolution,
+            "objective_offset": self.calibration.objective_offset,
+            "uniformity_bins": self.uniformity_bins,
+            "uniformity_samples": min(UNIFORMITY_SAMPLES, self.evaluations),
+            "qd": self._side(self.result_archive, self.pool, balanced=True),
+            "random": self._side(self.random_archive, random_pool, balanced=False)
+            | {"balanced_uniformity": random_balanced},
+            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    def archive_frame(self) -> pd.DataFrame:
+        """Elites of the result archive: index, objective, measures_*, solution_*."""
+        frame = self.result_archive.data(["index", "objective", "measures", "solution"], return_type="pandas")
+        return pd.DataFrame(frame)
+
+
+def _prepare(config: RunConfig, generator: Generator | None, scorer: Scorer | None) -> tuple[Generator, Scorer]:
+    validate_config(config)
+    if generator is None or scorer is None:
+        from .models import get_models
+
+        g, s = get_models(config)
+        generator = generator or g
+        scorer = scorer or s
+    validate_config(config, scorer=scorer)
+    return generator, scorer
+
+
+def iter_search(
+    config: RunConfig,
+    *,
+    run_dir: str | Path,
+    generator: Generator | None = None,
+    scorer: Scorer | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    settings: SearchSettings = SearchSettings(),
+) -> Iterator[ProgressEvent]:
+    """Runs a search step by step, yielding a :class:`ProgressEvent` after each step.
+
+    Writes the run directory as it goes (config, calibration, history) and finalises it
+    (archive, pools, summary) before the last event, which has ``done=True``. If
+    ``should_stop()`` returns True between steps, or the caller stops iterating, the run
+    is finalised with what it has (``stopped=True``); the random baseline is brought to
+    the same evaluation count first.
+
+    Args:
+        config: The run config (validated here).
+        run_dir: Directory to write; created if absent.
+        generator: A loaded generator; loaded from ``config`` (once per process) if None.
+        scorer: A loaded scorer; likewise.
+        should_stop: Zero-argument callable checked between steps.
+        settings: Emitter and archive settings.
+
+    Raises:
+        InputError: a bad config field, prompt or run directory.
+        WeightsNotFoundError: a model's weights are absent.
+    """
+    generator, scorer = _prepare(config, generator, scorer)
+    writer = RunWriter(run_dir)
+    search = Search(config, generator=generator, scorer=scorer, settings=settings)
+    writer.write_config(
+        config,
+        search.calibration,
+        extra={"settings": dataclasses.asdict(settings), "generator": generator.describe(), "scorer": scorer.describe()},
+    )
+    finished = False
+    stopped = False
+
+    def finalise() -> ProgressEvent:
+        search.catch_up_random()
+        event = search.event(done=True, stopped=stopped)
+        writer.append_history(dataclasses.asdict(event))
+        writer.write_results(archive_frame=search.archive_frame(), pool=search.pool, random_pool=search.random_pool)
+        writer.write_summary(search.summary(stopped=stopped))
+        return event
+
+    try:
+        while True:
+            if should_stop is not None and search.iteration > 0 and should_stop():
+                stopped = True
+                break
+            search.step()
+            if search.exhausted:
+                break
+            search.catch_up_random()
+            event = search.event(done=False, stopped=False)
+            writer.append_history(dataclasses.asdict(event))
+            yield event
+        last = finalise()
+        finished = True
+        yield last
+    finally:
+        if not finished:  # the caller stopped iterating, or a step failed: keep what we have
+            stopped = True
+            try:
+                finalise()
+            except Exception:  # noqa: BLE001 - never mask the original error
+                logger.exception("could not finalise run %s", writer.dir)
+
+
+def run_search(
+    config: RunConfig,
+    *,
+    run_dir: str | Path,
+    generator: Generator | None = None,
+    scorer: Scorer | None = None,
+    on_event: Callable[[ProgressEvent], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    settings: SearchSettings = SearchSettings(),
+) -> Run:
+    """Runs a whole search (see :func:`iter_search`) and returns the reopened :class:`Run`.
+
+    Args:
+        on_event: Called with each :class:`ProgressEvent`.
+    """
+    for event in iter_search(
+        config, run_dir=run_dir, generator=generator, scorer=scorer, should_stop=should_stop, settings=settings
+    ):
+        if on_event is not None:
+            on_event(event)
+    return Run.open(run_dir)
