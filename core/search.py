@@ -414,6 +414,7 @@ def iter_search(
     scorer: Scorer | None = None,
     should_stop: Callable[[], bool] | None = None,
     settings: SearchSettings = SearchSettings(),
+    on_search: Callable[[Search], None] | None = None,
 ) -> Iterator[ProgressEvent]:
     """Runs a search step by step, yielding a :class:`ProgressEvent` after each step.
 
@@ -430,6 +431,9 @@ def iter_search(
         scorer: A loaded scorer; likewise.
         should_stop: Zero-argument callable checked between steps.
         settings: Emitter and archive settings.
+        on_search: Called once with the live :class:`Search` before the first step, so a
+            viewer (the dashboard's live maps) can read its archive and pools between
+            events; it must not modify it.
 
     Raises:
         InputError: a bad config field, prompt or run directory.
@@ -438,6 +442,8 @@ def iter_search(
     generator, scorer = _prepare(config, generator, scorer)
     writer = RunWriter(run_dir)
     search = Search(config, generator=generator, scorer=scorer, settings=settings)
+    if on_search is not None:
+        on_search(search)
     writer.write_config(
         config,
         search.calibration,
