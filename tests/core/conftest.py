@@ -1,0 +1,46 @@
+"""Shared fixtures of the engine tests: stand-in models (no weights) and small configs."""
+
+from __future__ import annotations
+
+import pytest
+
+import core  # noqa: F401  (torchvision shim before anything imports torchvision)
+from core.config import PromptPair, RunConfig
+from tests.core import stand_ins
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _register_stand_ins() -> None:
+    stand_ins.register()
+
+
+@pytest.fixture(scope="session")
+def generator() -> stand_ins.StandInGenerator:
+    return stand_ins.StandInGenerator()
+
+
+@pytest.fixture(scope="session")
+def scorer() -> stand_ins.StandInScorer:
+    return stand_ins.StandInScorer()
+
+
+def small_config(**overrides) -> RunConfig:
+    """Two stand-in measures (red/blue x triangle/square), a small budget."""
+    base = dict(
+        measures=(PromptPair("a red shape", "a blue shape"), PromptPair("a triangle", "a square")),
+        objective=PromptPair("a clean shape", "a smudge"),
+        generator=stand_ins.NAME,
+        scorer=stand_ins.NAME,
+        evaluations=600,
+        batch_size=16,
+        emitters=2,
+        archive_resolution=10,
+        seed=3,
+    )
+    base.update(overrides)
+    return RunConfig(**base)
+
+
+@pytest.fixture
+def config() -> RunConfig:
+    return small_config()
