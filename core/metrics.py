@@ -206,14 +206,18 @@ def pure_diversity(embeddings: np.ndarray) -> float:
     dist = np.sqrt(np.clip(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0.0, None))
     np.fill_diagonal(dist, np.inf)
     alive = np.ones(n, dtype=bool)
+    nn_idx = dist.argmin(axis=1)  # nearest remaining neighbour of each point
+    nn_dist = dist[np.arange(n), nn_idx]
     total = 0.0
     for _ in range(n - 1):
-        nearest = np.where(alive, dist[:, alive].min(axis=1), -np.inf)
-        i = int(np.argmax(nearest))
-        total += float(nearest[i])
+        i = int(np.argmax(np.where(alive, nn_dist, -np.inf)))
+        total += float(nn_dist[i])
         alive[i] = False
-        dist[i, :] = np.inf
         dist[:, i] = np.inf
+        stale = np.flatnonzero(alive & (nn_idx == i))  # their nearest neighbour just left
+        if len(stale):
+            nn_idx[stale] = dist[stale].argmin(axis=1)
+            nn_dist[stale] = dist[stale, nn_idx[stale]]
     return total
 
 

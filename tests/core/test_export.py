@@ -1,0 +1,158 @@
+"""Balanced export: selection, zip layout, loading with torchvision and datasets, bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+
+import numpy as np
+import pytest
+
+import core  # noqa: F401  (torchvision shim first)
+from core import metrics
+from core.errors import InputError
+from core.export import export_balanced, select_balanced
+from core.search import run_search
+from tests.core.conftest import small_config
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, generator, scorer):
+    return run_search(small_config(evaluations=800), run_dir=tmp_path_factory.mktemp("runs") / "r", generator=generator, scorer=scorer)
+
+
+@pytest.fixture(scope="module")
+def exported(run, tmp_path_factory, generator, scorer):
+    out = tmp_path_factory.mktemp("export") / "data.zip"
+    progress = []
+    result = export_balanced(
+        run, images=60, bins=4, out=out, generator=generator, scorer=scorer, on_progress=lambda d, t: progress.append((d, t))
+    )
+    return result, progress
+
+
+def test_selection_is_even_distinct_and_above_threshold(run):
+    sel = select_balanced(run, images=80, bins=4, quality_threshold=-np.inf)
+    assert sel.counts.sum() == len(sel.indices) == 80
+    filled = sel.counts[sel.available > 0]
+    # Water-filling: bins with enough candidates get the same share (+-1).
+    full = sel.counts[sel.available >= sel.even_share]
+    assert full.max() - full.min() <= 1
+    assert (sel.counts <= sel.available).all() and filled.min() >= 1
+    assert len(set(sel.indices.tolist())) == len(sel.indices)
+    # Bins in the selection match the pool's measures.
+    np.testing.assert_array_equal(
+        sel.bin_index, metrics.bin_indices(run.pool.measures[sel.indices], run.measure_ranges, 4)
+    )
+    # No two chosen samples in one bin closer than the near-duplicate distance.
+    for b in {tuple(r) for r in sel.bin_index.tolist()}:
+        z = run.pool.z[sel.indices[(sel.bin_index == b).all(axis=1)]]
+        if len(z) > 1:
+            dist = np.linalg.norm(z[:, None] - z[None], axis=-1) + np.eye(len(z)) * 1e9
+            assert dist.min() >= sel.min_distance
+
+
+def test_quality_threshold_filters(run):
+    thr = float(np.median(run.pool.objective))
+    sel = select_balanced(run, images=50, bins=3, quality_threshold=thr)
+    assert (run.pool.objective[sel.indices] >= thr).all()
+
+
+def test_short_bins_are_reported_not_filled(run):
+    # Far more images than distinct samples per bin: every bin is short, none is padded.
+    sel = select_balanced(run, images=100_000, bins=2, quality_threshold=-np.inf)
+    assert sorted(sel.short_bins) == ["b0_0", "b0_1", "b1_0", "b1_1"]
+    np.testing.assert_array_equal(sel.counts, sel.available)
+
+
+def test_zip_loads_with_torchvision_image_folder(exported, tmp_path):
+    from torchvision.datasets import ImageFolder
+
+    result, progress = exported
+    with zipfile.ZipFile(result.path) as zf:
+        zf.extractall(tmp_path)
+    folder = ImageFolder(str(tmp_path / "train"))
+    assert len(folder) == result.n_images == 60
+    image, target = folder[0]
+    assert image.size == (16, 16)
+    assert folder.classes[target].startswith("b")
+    assert len(folder.classes) == int((result.counts > 0).sum())
+    assert progress[-1][0] == progress[-1][1]
+
+
+def test_metadata_follows_imagefolder_rules(exported):
+    result, _ = exported
+    with zipfile.ZipFile(result.path) as zf:
+        names = set(zf.namelist())
+        rows = list(csv.DictReader(io.StringIO(zf.read("train/metadata.csv").decode())))
+        assert {"README.md", "density.png", "train/metadata.csv"} <= names
+        assert zf.read("density.png")[:8] == b"\x89PNG\r\n\x1a\n"
+    assert list(rows[0])[:2] == ["file_name", "label"]
+    assert {"measure_0", "measure_1", "bin_0", "bin_1", "objective", "prompts", "latent"} <= set(rows[0])
+    assert len(rows) == result.n_images
+    for row in rows:
+        # file_name is relative to the metadata file's folder and names a file in the zip.
+        assert not row["file_name"].startswith(("/", "train/"))
+        assert f"train/{row['file_name']}" in names
+        assert row["file_name"].split("/")[0] == row["label"] == f"b{row['bin_0']}_{row['bin_1']}"
+        assert len(eval(row["latent"])) == 8  # noqa: S307 - a JSON list of floats
+    assert len({r["file_name"] for r in rows}) == len(rows)
+    assert sum(result.counts.ravel()) == len(rows)
+
+
+def test_zip_loads_with_hf_datasets(exported, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    result, _ = exported
+    with zipfile.ZipFile(result.path) as zf:
+        zf.extractall(tmp_path)
+    ds = datasets.load_dataset("imagefolder", data_dir=str(tmp_path), cache_dir=str(tmp_path / ".cache"))
+    assert list(ds) == ["train"]
+    train = ds["train"]
+    assert len(train) == result.n_images
+    assert {"image", "label", "measure_0", "objective"} <= set(train.column_names)
+    assert train[0]["image"].size == (16, 16)
+
+
+def test_card_and_metrics(exported, run):
+    result, _ = exported
+    assert "a red shape" in result.card and "cma-maega" in result.card and "random sampling" in result.card
+    assert set(result.metrics) == {"qd", "random"}
+    assert result.metrics["qd"]["images"] == result.metrics["random"]["images"] == 60
+    # Balanced beats plain random sampling of the biased stand-in world on uniformity.
+    assert result.metrics["qd"]["uniformity"] > result.metrics["random"]["uniformity"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(images=0, bins=4), "images: got 0; expected a whole number >= 1"),
+        (dict(images=10, bins=0), "bins: got 0; expected a whole number between 1 and"),
+        (dict(images=10, bins=4, quality_threshold=float("nan")), "quality: got nan"),
+    ],
+)
+def test_bad_export_input(run, tmp_path, generator, scorer, kwargs, match):
+    with pytest.raises(InputError, match=match):
+        export_balanced(run, out=tmp_path / "x.zip", generator=generator, scorer=scorer, **kwargs)
+    assert not list(tmp_path.iterdir())
+
+
+def test_bad_out_path_and_missing_run(run, tmp_path, generator, scorer):
+    with pytest.raises(InputError, match="out: got .*expected a file name ending in .zip"):
+        export_balanced(run, images=5, bins=2, out=tmp_path / "x.tar", generator=generator, scorer=scorer)
+    with pytest.raises(InputError, match="out: got .*expected a path in an existing folder"):
+        export_balanced(run, images=5, bins=2, out=tmp_path / "no" / "x.zip", generator=generator, scorer=scorer)
+    with pytest.raises(InputError, match="run directory: got .*expected a finished run directory"):
+        export_balanced(tmp_path / "missing", images=5, bins=2, out=tmp_path / "x.zip")
+
+
+def test_failed_write_leaves_nothing(run, tmp_path, generator, scorer, monkeypatch):
+    import core.export as export
+
+    def boom(image):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(export, "_png", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        export_balanced(run, images=5, bins=2, out=tmp_path / "x.zip", generator=generator, scorer=scorer)
+    assert not list(tmp_path.iterdir())
