@@ -13,6 +13,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core import metrics
+
 __all__ = [
     "QD_COLOUR",
     "RANDOM_COLOUR",
@@ -68,7 +70,7 @@ def cell_grid(
     ranges: Sequence[tuple[float, float]],
     bins: int,
 ) -> np.ndarray:
-    """Grid cell of each sample along each measure, clipped into the range.
+    """Grid cell of each sample along each measure (the engine's binning, clipped into range).
 
     Args:
         values: (n, k) measures.
@@ -79,10 +81,7 @@ def cell_grid(
         (n, k) int array of cell indices in [0, bins).
     """
     values = np.asarray(values, dtype=float).reshape(len(values), -1)
-    lo = np.array([r[0] for r in ranges], dtype=float)[: values.shape[1]]
-    hi = np.array([r[1] for r in ranges], dtype=float)[: values.shape[1]]
-    frac = (values - lo) / np.maximum(hi - lo, 1e-12)
-    return np.clip(np.floor(frac * bins).astype(int), 0, bins - 1)
+    return metrics.bin_indices(values, list(ranges)[: values.shape[1]], bins)
 
 
 def _edges(lo: float, hi: float, bins: int) -> np.ndarray:
@@ -166,12 +165,21 @@ def archive_heatmap(
     return _layout(fig, title=f"{title} ({filled} of {grid.size} cells filled)")
 
 
+def _project(counts: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """(rows, cols) grid of counts along ``axes`` (summed over the other measures); rows = 2nd axis."""
+    counts = np.asarray(counts, dtype=float)
+    others = tuple(i for i in range(counts.ndim) if i not in axes)
+    grid = counts.sum(axis=others) if others else counts
+    if len(axes) == 1:
+        return grid.reshape(1, -1)
+    return grid.T if axes[0] < axes[1] else grid
+
+
 def density_maps(
     *,
-    qd_measures: np.ndarray,
-    random_measures: np.ndarray,
+    qd_counts: np.ndarray,
+    random_counts: np.ndarray,
     ranges: Sequence[tuple[float, float]],
-    bins: int,
     labels: Sequence[str],
     axes: Sequence[int] = (0, 1),
     qd_title: str = "QD search",
@@ -180,40 +188,40 @@ def density_maps(
     """Where the samples fall, QD vs random, side by side on the same bins and colour scale.
 
     Each panel shows the share of that method's samples in each cell (percent), so the two are
-    comparable whatever their sample counts; one colour bar serves both.
+    comparable whatever their sample counts; one colour bar serves both. With more than two
+    measures, the measures not drawn are summed over.
 
     Args:
-        qd_measures: (n, k) measures of the QD samples (archive elites or pool).
-        random_measures: (m, k) measures of the random samples.
-        ranges: k (low, high) ranges; samples outside are counted in the edge cells.
-        bins: cells per measure.
+        qd_counts: samples per bin for the QD side, shape (bins,) * k.
+        random_counts: the same for random sampling, same shape.
+        ranges: k (low, high) measure ranges (for the axis values).
         labels: k measure names.
         axes: the two measures to draw (one with a single measure).
 
     Raises:
-        ValueError: ``axes`` does not name two different measures.
+        ValueError: the two count arrays differ in shape, or ``axes`` is not two different
+            measures.
     """
-    grids = []
-    k = len(labels)
-    axes = tuple(axes)[: min(2, k)]
-    for values in (qd_measures, random_measures):
-        values = np.asarray(values, dtype=float).reshape(-1, k)
-        if len(values):
-            _check_axes(values, axes)
-            counts = _grid_2d(values, None, ranges, bins, axes, "count")
-            grids.append(100.0 * counts / counts.sum())
-        else:
-            grids.append(np.zeros((bins if len(axes) == 2 else 1, bins)))
+    qd_counts, random_counts = np.asarray(qd_counts), np.asarray(random_counts)
+    if qd_counts.shape != random_counts.shape:
+        raise ValueError(f"random_counts: got shape {random_counts.shape}; expected {qd_counts.shape} like qd_counts")
+    k = qd_counts.ndim
+    axes = _check_axes(np.zeros((0, k)), axes)
+    bins = qd_counts.shape[axes[0]]
+    grids, totals = [], []
+    for counts in (qd_counts, random_counts):
+        grid = _project(counts, axes)
+        totals.append(int(grid.sum()))
+        grids.append(100.0 * grid / grid.sum() if grid.sum() > 0 else grid.astype(float))
     zmax = max(float(g.max()) for g in grids) or 1.0
     x = _edges(*ranges[axes[0]], bins)
-    y = _edges(*ranges[axes[1]], bins) if len(axes) == 2 else ["all"]
-    n_qd, n_rand = len(np.asarray(qd_measures).reshape(-1, k)), len(np.asarray(random_measures).reshape(-1, k))
+    y = _edges(*ranges[axes[1]], qd_counts.shape[axes[1]]) if len(axes) == 2 else ["all"]
     fig = make_subplots(
         rows=1,
         cols=2,
         shared_yaxes=True,
         horizontal_spacing=0.06,
-        subplot_titles=(f"{qd_title} ({n_qd} samples)", f"{random_title} ({n_rand} samples)"),
+        subplot_titles=(f"{qd_title} ({totals[0]} samples)", f"{random_title} ({totals[1]} samples)"),
     )
     for col, grid in enumerate(grids, start=1):
         fig.add_trace(

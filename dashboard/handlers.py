@@ -1,0 +1,553 @@
+"""What each button does, as plain functions that tests can call without a server.
+
+Every handler takes the session state (a plain dict, see :mod:`dashboard.session`) and the
+values of the page's inputs, and returns a :class:`View`: what to show, ``None`` meaning
+"leave as it is". :mod:`dashboard.ui` maps views onto components. A user's mistake becomes a
+``gr.Error`` carrying the engine's message (field, value received, what would be accepted);
+nothing else ever reaches the page as a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from core import errors
+from core.config import ALGORITHMS, DEFAULT_OBJECTIVES, PRESETS, MAX_MEASURES, PromptPair, RunConfig, validate_config
+from core.models import get_models
+from core.registry import generator_entries, scorer_entries
+from core.runs import Run, list_runs
+from core.search import ProgressEvent, Search, iter_search
+
+from . import cards, data, gallery, plots, session, texts
+from .gpu import default_device, gpu_task
+from .settings import Settings
+
+__all__ = [
+    "View",
+    "PromptRow",
+    "start_session",
+    "model_choices",
+    "preset_rows",
+    "build_config",
+    "run",
+    "stop",
+    "change_pair",
+    "select_sample",
+    "export",
+    "reopen",
+    "pair_choices",
+]
+
+log = logging.getLogger(__name__)
+
+PromptRow = tuple[str, str, str]  # (positive, negative, label)
+
+
+@dataclasses.dataclass
+class View:
+    """One update of the page; ``None`` leaves a component as it is."""
+
+    state: dict | None = None
+    progress: str | None = None  # progress bar HTML
+    cards: str | None = None  # metric cards HTML
+    heatmap: Any = None  # plotly figure
+    density: Any = None  # plotly figure (QD vs random side by side)
+    curves: Any = None  # plotly figure
+    grid: Any = None  # PIL image of elites laid out by cell
+    gallery: list | None = None  # [(image, caption)] of elites
+    random_gallery: list | None = None  # [(image, caption)] of random samples
+    runs: dict | None = None  # {"choices": [(label, name)], "value": name}
+    pairs: dict | None = None  # {"choices": [(label, "i,j")], "value": "i,j", "visible": bool}
+    selected_image: Any = None  # large image of a clicked sample
+    selected_text: str | None = None  # its scores and latent
+
+
+# ---- session and choices -------------------------------------------------------------------
+
+
+def start_session(state: dict | None, *, settings: Settings) -> dict:
+    """The session state, created on first use (page load or first click)."""
+    if state and Path(state.get("dir", "")).is_dir():
+        return state
+    return session.new_session(settings)
+
+
+def model_choices() -> tuple[list[str], list[str], str]:
+    """Generators and scorers usable here, and a note on those that are not.
+
+    Returns:
+        (generator names, scorer names, markdown listing unavailable models with the reason).
+    """
+    notes, usable = [], {}
+    for kind, entries in (("generator", generator_entries()), ("scorer", scorer_entries())):
+        usable[kind] = []
+        for name, entry in sorted(entries.items(), key=lambda kv: (kv[0] != "shapes", kv[0])):  # built-in first
+            ok, reason = entry.available()
+            if ok:
+                usable[kind].append(name)
+            else:
+                notes.append(f"- ~~{name}~~ ({kind}): {reason}")
+    note = ("Not available on this machine:\n" + "\n".join(notes)) if notes else ""
+    return usable["generator"], usable["scorer"], note
+
+
+def preset_rows(name: str) -> list[PromptRow]:
+    """The prompt rows of a preset from ``core.config.PRESETS`` (read at call time).
+
+    Raises:
+        gr.Error: unknown preset.
+    """
+    if name not in PRESETS:
+        raise gr.Error(f"preset: got {name!r}; expected one of {', '.join(PRESETS)}")
+    return [(p.positive, p.negative, p.label) for p in PRESETS[name]]
+
+
+def _objective_for(generator: str) -> PromptPair:
+    return DEFAULT_OBJECTIVES.get(generator, DEFAULT_OBJECTIVES["shapes"])
+
+
+def build_config(
+    *,
+    rows: Sequence[PromptRow],
+    objective: tuple[str, str],
+    generator: str,
+    scorer: str,
+    algorithm: str,
+    evaluations: float,
+    resolution: float,
+    seed: float,
+    settings: Settings,
+) -> RunConfig:
+    """Turns the page's inputs into a validated :class:`RunConfig`.
+
+    Rows with both prompts empty are skipped; a row with one side empty is an error.
+
+    Raises:
+        core.errors.InputError: naming the field, the value and what would be accepted.
+    """
+    measures = []
+    for i, (pos, neg, label) in enumerate(rows):
+        pos, neg, label = (pos or "").strip(), (neg or "").strip(), (label or "").strip()
+        if not pos and not neg:
+            continue
+        for side, text in (("positive", pos), ("negative", neg)):
+            if not text:
+                raise errors.InputError(f"measure {i + 1} {side} prompt", text, "a non-empty text such as 'a red shape'")
+        measures.append(PromptPair(pos, neg, label))
+    if not measures:
+        raise errors.InputError("measures", 0, f"between 1 and {MAX_MEASURES} prompt pairs (fill at least one row)")
+    obj_pos, obj_neg = ((objective[0] or "").strip(), (objective[1] or "").strip())
+    default_obj = _objective_for(generator)
+    obj = None
+    if obj_pos or obj_neg:
+        obj = PromptPair(obj_pos or default_obj.positive, obj_neg or default_obj.negative, "quality")
+    for field, value in (("evaluations", evaluations), ("archive resolution", resolution), ("seed", seed)):
+        if value is None or float(value) != int(float(value)):
+            raise errors.InputError(field, value, "a whole number")
+    config = RunConfig(
+        measures=tuple(measures),
+        objective=obj,
+        generator=generator,
+        scorer=scorer,
+        algorithm=algorithm,
+        evaluations=int(evaluations),
+        archive_resolution=int(resolution),
+        seed=int(seed),
+        device=default_device(),
+    )
+    return validate_config(config, max_evaluations=settings.max_evaluations)
+
+
+def pair_choices(labels: Sequence[str]) -> dict:
+    """Dropdown content for the measure pair shown in the maps."""
+    k = len(labels)
+    if k == 1:
+        return {"choices": [(labels[0], "0")], "value": "0", "visible": False}
+    choices = [(f"{labels[i]}  ×  {labels[j]}", f"{i},{j}") for i in range(k) for j in range(i + 1, k)]
+    return {"choices": choices, "value": choices[0][1], "visible": k > 2}
+
+
+def _axes(pair: str | None, k: int) -> tuple[int, ...]:
+    if k == 1:
+        return (0,)
+    try:
+        axes = tuple(int(v) for v in (pair or "0,1").split(","))
+    except ValueError:
+        axes = (0, 1)
+    if len(axes) != 2 or axes[0] == axes[1] or not all(0 <= a < k for a in axes):
+        return (0, 1)
+    return axes
+
+
+def _user_error(exc: Exception) -> gr.Error:
+    return gr.Error(str(exc), title="Please check the input")
+
+
+# ---- drawing ---------------------------------------------------------------------------------
+
+
+def _maps(md: data.MapData, axes: tuple[int, ...]) -> tuple[Any, Any]:
+    heat = plots.archive_heatmap(
+        measures=md.elite_measures,
+        objective=md.elite_objective,
+        ranges=md.ranges,
+        resolution=md.resolution,
+        labels=md.labels,
+        axes=axes,
+    )
+    dens = plots.density_maps(qd_counts=md.qd_counts, random_counts=md.random_counts, ranges=md.ranges, labels=md.labels, axes=axes)
+    return heat, dens
+
+
+def _galleries(md: data.MapData, axes: tuple[int, ...], generator, settings: Settings) -> tuple[Any, list, list, dict]:
+    """Grid image, elite gallery, random gallery, and what they show (for clicks)."""
+    cells = settings.grid_cells
+    placement = gallery.elite_grid(md.elite_measures, md.elite_objective, md.ranges, cells=cells, axes=axes)
+    idx = np.array([i for _, _, i in placement], dtype=int)
+    tiles = gallery.render_thumbnails(generator, md.elite_z[idx], side=gallery.GRID_TILE) if len(idx) else np.zeros((0, 1, 1, 3), np.uint8)
+    rows = cells if len(axes) == 2 else 1
+    grid = gallery.grid_image(tiles, placement, cells=cells, rows=rows, labels=[md.labels[a] for a in axes])
+    shown_idx = idx[: settings.gallery_size]
+    thumbs = gallery.render_thumbnails(generator, md.elite_z[shown_idx]) if len(shown_idx) else []
+    elites = [
+        (thumbs[n], gallery.caption(measures=md.elite_measures[i], labels=md.labels, objective=md.elite_objective[i]))
+        for n, i in enumerate(shown_idx)
+    ]
+    rnd = md.random.head(settings.gallery_size)
+    rthumbs = gallery.render_thumbnails(generator, rnd.z) if len(rnd) else []
+    randoms = [
+        (rthumbs[n], gallery.caption(measures=rnd.measures[n], labels=md.labels, objective=float(rnd.objective[n])))
+        for n in range(len(rnd))
+    ]
+    shown = {
+        "labels": list(md.labels),
+        "elites": {
+            "z": md.elite_z[shown_idx].tolist(),
+            "measures": md.elite_measures[shown_idx].tolist(),
+            "objective": md.elite_objective[shown_idx].tolist(),
+        },
+        "random": {"z": rnd.z.tolist(), "measures": rnd.measures.tolist(), "objective": rnd.objective.tolist()},
+    }
+    return grid, elites, randoms, shown
+
+
+def _cards_from_event(event: ProgressEvent, diversity: tuple[float | None, float | None] = (None, None)) -> str:
+    return cards.metric_cards(
+        {"coverage": event.coverage, "uniformity": event.uniformity, "qd_score": event.qd_score, "diversity": diversity[0]},
+        {
+            "coverage": event.random_coverage,
+            "uniformity": event.random_uniformity,
+            "qd_score": event.random_qd_score,
+            "diversity": diversity[1],
+        },
+    )
+
+
+def _cards_from_summary(summary: dict) -> str:
+    qd, rnd = summary.get("qd", {}), summary.get("random", {})
+    keys = ("coverage", "uniformity", "qd_score")
+    return cards.metric_cards(
+        {k: qd.get(k) for k in keys} | {"diversity": qd.get("vendi_score", qd.get("diversity"))},
+        {k: rnd.get(k) for k in keys} | {"diversity": rnd.get("vendi_score", rnd.get("diversity"))},
+    )
+
+
+def _runs_update(state: dict, value: str | None) -> dict:
+    infos = {Path(i.path).name: i for i in list_runs(session.session_dir(state))} if state["runs"] else {}
+    choices = []
+    for name in reversed(state["runs"]):
+        info = infos.get(name)
+        if info is None:
+            continue
+        cov = "" if info.coverage is None else f" · coverage {100 * info.coverage:.0f}%"
+        choices.append((f"{name} · {' × '.join(info.prompts)} · {info.evaluations:,} evaluations{cov} · {info.status}", name))
+    return {"choices": choices, "value": value}
+
+
+# ---- the search ------------------------------------------------------------------------------
+
+
+@gpu_task
+def _search_stream(
+    config: RunConfig, run_dir: str, should_stop: Callable[[], bool], every: float
+) -> Iterator[tuple[ProgressEvent, data.MapData | None]]:
+    """Runs the engine's search; yields (event, a snapshot of the maps or None).
+
+    A snapshot is taken for the first event, then at most every ``every`` seconds, and for the
+    last event. Yields CPU data only (ZeroGPU-safe).
+    """
+    live: dict[str, Search] = {}
+    generator, scorer = get_models(config)
+    events = iter_search(config, run_dir=run_dir, generator=generator, scorer=scorer, should_stop=should_stop, on_search=lambda s: live.setdefault("search", s))
+    last = -np.inf
+    try:
+        for event in events:
+            now = time.perf_counter()
+            snap = None
+            if event.done or now - last >= every:
+                snap = data.from_search(live["search"])
+                last = now
+            yield event, snap
+    finally:
+        events.close()  # finalises the run directory if we were interrupted
+
+
+def run(
+    state: dict | None,
+    *,
+    rows: Sequence[PromptRow],
+    objective: tuple[str, str],
+    generator: str,
+    scorer: str,
+    algorithm: str,
+    evaluations: float,
+    resolution: float,
+    seed: float,
+    pair: str | None = None,
+    settings: Settings,
+) -> Iterator[View]:
+    """Runs a search for this session, streaming views as it goes.
+
+    The first view comes at once (progress bar at 0); then one per snapshot (at most every
+    ``settings.stream_seconds``); the last one carries the galleries and the run list. Stop
+    (:func:`stop`) ends the search between two steps and keeps what was found.
+
+    Raises:
+        gr.Error: a bad input (the engine's message), or missing model weights.
+    """
+    state = start_session(state, settings=settings)
+    try:
+        config = build_config(
+            rows=rows, objective=objective, generator=generator, scorer=scorer, algorithm=algorithm,
+            evaluations=evaluations, resolution=resolution, seed=seed, settings=settings,
+        )
+    except errors.InputError as exc:
+        raise _user_error(exc) from None
+    name, run_dir = session.new_run_dir(state)
+    stop_flag = session.stop_event(state)
+    stop_flag.clear()
+    labels = [m.display_label() for m in config.measures]
+    pairs = pair_choices(labels)
+    axes = _axes(pairs["value"], len(labels))
+    yield View(
+        state=state,
+        progress=cards.progress_bar(evaluations=0, total=config.evaluations, elapsed=0.0, state="running"),
+        pairs=pairs,
+    )
+    history: list[dict] = []
+    last_event: ProgressEvent | None = None
+    md: data.MapData | None = None
+    registered = False
+    stream = _search_stream(config, str(run_dir), stop_flag.is_set, settings.stream_seconds)
+    try:
+        for event, snap in stream:
+            if not registered:  # the directory exists now: list it in this session
+                state["runs"].append(name)
+                state["current"] = name
+                registered = True
+            last_event = event
+            history.append(dataclasses.asdict(event))
+            if snap is None:
+                continue
+            md = snap
+            heat, dens = _maps(md, axes)
+            status = "stopping" if stop_flag.is_set() and not event.done else "running"
+            if event.done:
+                status = "stopped" if event.stopped else "done"
+            yield View(
+                progress=cards.progress_bar(
+                    evaluations=event.evaluations, total=event.total_evaluations, elapsed=event.elapsed, state=status
+                ),
+                cards=_cards_from_event(event),
+                heatmap=heat,
+                density=dens,
+                curves=plots.progress_curves(data.history_frame(history)),
+            )
+    except errors.InputError as exc:
+        raise _user_error(exc) from None
+    except errors.WeightsNotFoundError as exc:
+        raise gr.Error(str(exc), title="Model weights not found") from None
+    except gr.Error:
+        raise
+    except Exception as exc:  # noqa: BLE001 - shown as a message; the run so far is kept
+        log.exception("search failed in %s", run_dir)
+        raise gr.Error(f"The search failed ({type(exc).__name__}: {exc}). What was found so far is kept.") from None
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # a closed page ends the search here; the engine keeps what it found
+        session.clear_stop(state)
+    if last_event is None or md is None:
+        return
+    yield _final_view(state, name, axes, pairs, last_event, settings)
+
+
+def _final_view(state: dict, name: str, axes: tuple[int, ...], pairs: dict, event: ProgressEvent | None, settings: Settings) -> View:
+    """Everything about a finished run, read back from its directory."""
+    run_obj = Run.open(session.run_dir(state, name))
+    md = data.from_run(run_obj)
+    generator, _ = get_models(run_obj.config)
+    heat, dens = _maps(md, axes)
+    grid, elites, randoms, shown = _galleries(md, axes, generator, settings)
+    state["shown"] = shown
+    summary = run_obj.summary
+    status = summary.get("status", "done")
+    evaluations = int(summary.get("evaluations", 0))
+    return View(
+        state=state,
+        progress=cards.progress_bar(
+            evaluations=evaluations, total=int(summary.get("budget", evaluations)), elapsed=float(summary.get("seconds", 0.0)), state=status
+        ),
+        cards=_cards_from_summary(summary),
+        heatmap=heat,
+        density=dens,
+        curves=plots.progress_curves(run_obj.history) if len(run_obj.history) else None,
+        grid=grid,
+        gallery=elites,
+        random_gallery=randoms,
+        runs=_runs_update(state, name),
+        pairs=pairs,
+    )
+
+
+def stop(state: dict | None) -> str | None:
+    """Asks this session's search to stop (it ends within one step and keeps its results).
+
+    Returns:
+        A progress-bar HTML saying "stopping", or None when nothing is running.
+    """
+    if session.request_stop(state):
+        return '<div class="qdgs-progress" data-state="stopping"><div class="qdgs-progress-text">Stopping…</div></div>'
+    return None
+
+
+def change_pair(state: dict | None, pair: str, *, settings: Settings) -> View:
+    """Redraws the maps and the elite grid of the current run along another measure pair."""
+    if not state or not state.get("current"):
+        return View()
+    name = state["current"]
+    run_obj = Run.open(session.run_dir(state, name))
+    md = data.from_run(run_obj)
+    axes = _axes(pair, len(md.labels))
+    heat, dens = _maps(md, axes)
+    generator, _ = get_models(run_obj.config)
+    grid, elites, randoms, shown = _galleries(md, axes, generator, settings)
+    state["shown"] = shown
+    return View(state=state, heatmap=heat, density=dens, grid=grid, gallery=elites, random_gallery=randoms)
+
+
+def select_sample(state: dict | None, kind: str, index: int | None, *, settings: Settings) -> View:
+    """The clicked sample, large, with its measures, objective and latent."""
+    shown = (state or {}).get("shown", {}).get(kind)
+    if not shown or index is None or not 0 <= index < len(shown["z"]):
+        return View()
+    run_obj_config = Run.open(session.run_dir(state, state["current"])).config
+    generator, _ = get_models(run_obj_config)
+    z = np.asarray(shown["z"][index], dtype=np.float32)
+    image = gallery.enlarge(generator, z)
+    labels = state["shown"]["labels"]
+    lines = [f"**{'Elite' if kind == 'elites' else 'Random sample'} {index + 1}**", ""]
+    lines += [f"- {label}: **{value:+.3f}**" for label, value in zip(labels, shown["measures"][index])]
+    lines.append(f"- quality (objective): **{shown['objective'][index]:.3f}**")
+    latent = ", ".join(f"{v:+.2f}" for v in z[:16]) + (", …" if len(z) > 16 else "")
+    lines.append(f"- latent z ({len(z)} numbers): `{latent}`")
+    return View(selected_image=image, selected_text="\n".join(lines))
+
+
+def reopen(state: dict | None, name: str | None, *, settings: Settings) -> View:
+    """Shows an earlier run of this session again.
+
+    Raises:
+        gr.Error: ``name`` is not one of this session's finished runs.
+    """
+    try:
+        directory = session.run_dir(state, name)
+        Run.open(directory)
+    except errors.InputError as exc:
+        raise _user_error(exc) from None
+    state["current"] = name
+    labels = Run.open(directory).labels
+    pairs = pair_choices(labels)
+    return _final_view(state, name, _axes(pairs["value"], len(labels)), pairs, None, settings)
+
+
+# ---- the dataset -----------------------------------------------------------------------------
+
+
+def export(
+    state: dict | None,
+    *,
+    images: float,
+    bins: float,
+    skip_lowest: float,
+    settings: Settings,
+    on_progress: Callable[[float, str], None] | None = None,
+) -> tuple[str, Any, str]:
+    """Builds the balanced dataset zip of the current run.
+
+    Args:
+        images: images wanted (at most ``settings.max_export_images``).
+        bins: bins per measure.
+        skip_lowest: percent of the pool (lowest quality) never drawn, 0 to keep all.
+        on_progress: called with (fraction done, message).
+
+    Returns:
+        (dataset card markdown, density map of the export, path of the zip inside the run).
+
+    Raises:
+        gr.Error: no run yet, or a bad value.
+    """
+    from core.export import export_balanced  # noqa: PLC0415 - the engine's export
+
+    if not state or not state.get("current"):
+        raise gr.Error("Run a search first: the dataset is drawn from a run's samples.", title="No run yet")
+    try:
+        if images is None or int(images) != images or not 1 <= int(images) <= settings.max_export_images:
+            raise errors.InputError("number of images", images, f"a whole number from 1 to {settings.max_export_images} on this server")
+        if bins is None or int(bins) != bins or int(bins) < 1:
+            raise errors.InputError("bins per measure", bins, "a whole number >= 1")
+        if skip_lowest is None or not 0 <= float(skip_lowest) < 100:
+            raise errors.InputError("skip lowest quality", skip_lowest, "a percentage from 0 to 99")
+        directory = session.run_dir(state, state["current"])
+        run_obj = Run.open(directory)
+    except errors.InputError as exc:
+        raise _user_error(exc) from None
+    threshold = None
+    if float(skip_lowest) > 0 and len(run_obj.pool):
+        threshold = float(np.quantile(run_obj.pool.objective, float(skip_lowest) / 100.0))
+    generator, scorer = get_models(run_obj.config)
+    out_dir = directory / "exports"
+    out_dir.mkdir(exist_ok=True)
+    out = out_dir / f"{state['current']}-{int(images)}img-{int(bins)}bins-{time.strftime('%H%M%S')}.zip"
+    try:
+        result = export_balanced(
+            run_obj, images=int(images), bins=int(bins), quality_threshold=threshold, out=out,
+            generator=generator, scorer=scorer, on_progress=_progress_adapter(on_progress),
+        )
+    except errors.InputError as exc:
+        raise _user_error(exc) from None
+    path = session.own_file(state, result.path)
+    fig = plots.export_density_map(counts=np.asarray(result.counts), labels=run_obj.labels)
+    state["export"] = str(path)
+    return result.card, fig, str(path)
+
+
+def _progress_adapter(on_progress: Callable[[float, str], None] | None) -> Callable | None:
+    if on_progress is None:
+        return None
+
+    def report(*args: Any) -> None:
+        if len(args) >= 2 and isinstance(args[0], (int, float)) and isinstance(args[1], (int, float)) and args[1]:
+            on_progress(float(args[0]) / float(args[1]), "rendering images")
+        elif args and isinstance(args[0], float):
+            on_progress(args[0], "rendering images")
+
+    return report
