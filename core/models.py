@@ -13,6 +13,7 @@ import threading
 from typing import Any
 
 from .config import RunConfig
+from .errors import QDGSError
 from .interfaces import Generator, Scorer
 from .registry import load_generator, load_scorer
 
@@ -36,7 +37,10 @@ def _get(kind: str, name: str, options: dict, device: str) -> Any:
             kwargs = dict(options)
             kwargs.setdefault("device", device)
             logger.info("loading %s %r (%s)", kind, name, kwargs)
-            model = loader(name, **kwargs)
+            try:
+                model = loader(name, **kwargs)
+            except ImportError as exc:  # a library (or the model's module) is missing here
+                raise QDGSError(f"{kind} {name!r} cannot be loaded here: missing module {exc.name or exc}") from exc
             for module in vars(model).values():  # put torch modules in eval mode
                 if hasattr(module, "eval") and hasattr(module, "training"):
                     module.eval()
@@ -50,6 +54,7 @@ def get_generator(name: str, *, options: dict | None = None, device: str = "cpu"
     Raises:
         InputError: unknown name.
         WeightsNotFoundError: weights not available locally.
+        QDGSError: a library the model needs is not installed.
     """
     return _get("generator", name, options or {}, device)
 

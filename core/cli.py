@@ -1,0 +1,268 @@
+"""Command line: the same search and export as the dashboard, headless.
+
+    python -m core search --measure "a red shape" "a blue shape" --measure "a triangle" "a square" \\
+        --evaluations 3000 --seed 0 --out runs/colour-shape
+    python -m core export runs/colour-shape --images 1000 --bins 10 --out colour-shape.zip
+    python -m core runs runs/
+
+Bad input exits with status 2 and one line naming the field and what would be accepted;
+missing weights exit with status 1 and one line.
+
+Subcommands are a registry: another part of the product adds one with
+:func:`register_subcommand` (name, help, add_arguments, run) from a module listed in
+:data:`SUBCOMMAND_MODULES`, which :func:`main` imports first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import json
+import logging
+import sys
+from typing import Callable, Sequence
+
+from .config import ALGORITHMS, PromptPair, RunConfig, validate_config
+from .errors import InputError, QDGSError
+
+__all__ = ["Subcommand", "SUBCOMMANDS", "SUBCOMMAND_MODULES", "register_subcommand", "main", "build_parser"]
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # e.g. weights missing
+EXIT_BAD_INPUT = 2  # the user's input (also argparse's own status for usage errors)
+EXIT_INTERRUPTED = 130
+
+
+@dataclasses.dataclass(frozen=True)
+class Subcommand:
+    """One ``python -m core <name>`` subcommand."""
+
+    name: str  # as typed, e.g. "bias-check"
+    help: str  # one line for --help
+    add_arguments: Callable[[argparse.ArgumentParser], None]  # adds its options to a parser
+    run: Callable[[argparse.Namespace], int]  # does the work; returns the exit status
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {}
+# Modules imported by main() before parsing, each registering its subcommands on import
+# (e.g. the bias check adds "core.biascheck.cli" here).
+SUBCOMMAND_MODULES: list[str] = []
+
+
+def register_subcommand(
+    name: str,
+    *,
+    help: str,  # noqa: A002 - argparse's word
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], int],
+) -> None:
+    """Adds (or replaces) a subcommand."""
+    SUBCOMMANDS[name] = Subcommand(name, help, add_arguments, run)
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr (status 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return status
+
+
+def _option(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
+# ---- search ---------------------------------------------------------------------------
+
+
+def _add_search_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--measure", nargs=2, action="append", metavar=("POS", "NEG"), required=True,
+                   help="a measure as a prompt pair (1 to 4; repeat the option); '|' separates phrasings")
+    p.add_argument("--objective", nargs=2, metavar=("POS", "NEG"), help="the quality pair (default: the generator's)")
+    p.add_argument("--generator", default=RunConfig.generator, help="registry name (default: %(default)s)")
+    p.add_argument("--scorer", default=RunConfig.scorer, help="registry name (default: %(default)s)")
+    p.add_argument("--algorithm", default=RunConfig.algorithm, help="one of " + ", ".join(ALGORITHMS) + " (default: %(default)s)")
+    p.add_argument("--evaluations", type=int, default=RunConfig.evaluations, help="evaluation budget (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=RunConfig.seed, help="random seed (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=RunConfig.batch_size, help="solutions per emitter per step (default: %(default)s)")
+    p.add_argument("--emitters", type=int, default=RunConfig.emitters, help="pyribs emitters (default: %(default)s)")
+    p.add_argument("--resolution", type=int, default=RunConfig.archive_resolution, help="archive cells per measure (default: %(default)s)")
+    p.add_argument("--range", nargs=2, type=float, action="append", metavar=("LOW", "HIGH"),
+                   help="fix a measure's range (once per measure, in order); calibrated from the prior if absent")
+    p.add_argument("--device", default=RunConfig.device, help="torch device (default: %(default)s)")
+    p.add_argument("--generator-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                   help="factory option of the generator (JSON value or text)")
+    p.add_argument("--scorer-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                   help="factory option of the scorer (JSON value or text)")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _config_from_args(args: argparse.Namespace) -> RunConfig:
+    return RunConfig(
+        measures=tuple(PromptPair(pos, neg) for pos, neg in args.measure),
+        objective=PromptPair(*args.objective, label="quality") if args.objective else None,
+        generator=args.generator,
+        scorer=args.scorer,
+        algorithm=args.algorithm,
+        evaluations=args.evaluations,
+        batch_size=args.batch_size,
+        emitters=args.emitters,
+        archive_resolution=args.resolution,
+        measure_ranges=tuple(tuple(r) for r in args.range) if args.range else None,
+        seed=args.seed,
+        device=args.device,
+        generator_options=dict(args.generator_option),
+        scorer_options=dict(args.scorer_option),
+    )
+
+
+def _run_search(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .models import get_models
+    from .search import iter_search
+
+    config = validate_config(_config_from_args(args))
+    generator, scorer = get_models(config)
+    validate_config(config, scorer=scorer)
+    bars: list = []  # created on the first event, so that input errors print one line only
+    last = None
+    try:
+        for event in iter_search(config, run_dir=args.out, generator=generator, scorer=scorer):
+            if not bars:
+                bars.append(tqdm(total=config.evaluations, unit="eval", disable=args.quiet, file=sys.stderr, desc=config.algorithm))
+            bars[0].update(event.evaluations - bars[0].n)
+            bars[0].set_postfix(coverage=f"{event.coverage:.2f}", random=f"{event.random_coverage:.2f}")
+            last = event
+    finally:
+        for bar in bars:
+            bar.close()
+    assert last is not None  # iter_search always yields a final event
+    print(
+        f"{args.out}: {last.evaluations} evaluations in {last.elapsed:.1f} s; "
+        f"coverage QD {last.coverage:.3f} vs random {last.random_coverage:.3f}; "
+        f"uniformity QD {last.uniformity:.3f} vs random {last.random_uniformity:.3f}"
+    )
+    return EXIT_OK
+
+
+# ---- export ---------------------------------------------------------------------------
+
+
+def _quality(text: str) -> float:
+    if text.strip().lower() == "none":
+        return float("-inf")
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
+
+
+def _add_export_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory")
+    p.add_argument("--images", type=int, required=True, help="images to export")
+    p.add_argument("--bins", type=int, required=True, help="bins per measure")
+    p.add_argument("--quality", type=_quality, default=None,
+                   help="minimum objective, or 'none' (default: the random baseline's 10th percentile)")
+    p.add_argument("--out", required=True, metavar="FILE.zip", help="zip file to write")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .export import export_balanced
+    from .runs import Run
+
+    run = Run.open(args.run_dir)
+    bars: list = []  # created on the first report, so that input errors print one line only
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, unit="img", disable=args.quiet, file=sys.stderr, desc="rendering"))
+        bars[0].update(done - bars[0].n)
+
+    try:
+        result = export_balanced(
+            run, images=args.images, bins=args.bins, quality_threshold=args.quality, out=args.out, on_progress=progress
+        )
+    finally:
+        for bar in bars:
+            bar.close()
+    qd, rnd = result.metrics["qd"], result.metrics["random"]
+    print(
+        f"{result.path}: {result.n_images} of {result.requested} images, {len(result.short_bins)} short bins; "
+        f"uniformity {qd['uniformity']:.3f} vs random {rnd['uniformity']:.3f}; "
+        f"coverage {qd['coverage']:.3f} vs random {rnd['coverage']:.3f}"
+    )
+    return EXIT_OK
+
+
+# ---- runs -----------------------------------------------------------------------------
+
+
+def _add_runs_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("root", metavar="ROOT", help="folder holding run directories")
+
+
+def _run_runs(args: argparse.Namespace) -> int:
+    from .runs import list_runs
+
+    for info in list_runs(args.root):
+        cov = "-" if info.coverage is None else f"{info.coverage:.3f}"
+        rnd = "-" if info.random_coverage is None else f"{info.random_coverage:.3f}"
+        print(f"{info.path}\t{info.created}\t{info.status}\t{info.algorithm}\t{info.evaluations} evals\t"
+              f"coverage {cov} (random {rnd})\t{' / '.join(info.prompts)}")
+    return EXIT_OK
+
+
+register_subcommand("search", help="run a QD search and its random baseline into a run directory",
+                    add_arguments=_add_search_arguments, run=_run_search)
+register_subcommand("export", help="write a balanced dataset zip from a run",
+                    add_arguments=_add_export_arguments, run=_run_export)
+register_subcommand("runs", help="list the runs under a folder", add_arguments=_add_runs_arguments, run=_run_runs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser with every registered subcommand."""
+    parser = _OneLineParser(prog="python -m core", description="QDGS Studio engine: search, export, runs.")
+    parser.add_argument("--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_OneLineParser)
+    for cmd in SUBCOMMANDS.values():
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        cmd.add_arguments(p)
+        p.set_defaults(_run=cmd.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit status."""
+    for module in SUBCOMMAND_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:  # an optional part that cannot load here
+            logger.warning("subcommands of %s unavailable: %s", module, exc)
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args._run(args)
+    except InputError as exc:
+        return _fail(str(exc), EXIT_BAD_INPUT)
+    except QDGSError as exc:
+        return _fail(str(exc), EXIT_FAILED)
+    except KeyboardInterrupt:
+        return _fail("interrupted; what was done so far is kept", EXIT_INTERRUPTED)
