@@ -36,6 +36,19 @@ register_scorer(
     "core.shapes.scorer:load_shapes_scorer",
     "Built-in shapes text-image model (offline, CPU)",
 )
+# Real models (issue 5): weights from the local Hugging Face cache or a path, never downloaded.
+register_generator(
+    "sd-turbo",
+    "core.real.diffusion_generator:load_diffusion_generator",
+    "Few-step diffusers text-to-image model (default stabilityai/sd-turbo), searched over its initial noise",
+    availability="core.real.hub:sd_turbo_available",
+)
+register_scorer(
+    "openclip",
+    "core.real.openclip_scorer:load_openclip_scorer",
+    "open_clip text-image model (default ViT-B-32, LAION-2B)",
+    availability="core.real.hub:openclip_available",
+)
 
 __all__ = [
     "Generator",

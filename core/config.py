@@ -19,6 +19,7 @@ __all__ = [
     "MAX_MEASURES",
     "DEFAULT_OBJECTIVES",
     "PRESETS",
+    "PRESET_MODELS",
     "validate_config",
     "config_to_dict",
     "config_from_dict",
@@ -58,8 +59,8 @@ DEFAULT_OBJECTIVES: dict[str, PromptPair] = {
         label="quality",
     ),
     "sd-turbo": PromptPair(
-        "a clear, detailed photo of one person",
-        "a blurry, distorted image | a drawing | several people",
+        "a clear, detailed photo of one person | a sharp, well-lit portrait photo of a single person",
+        "a blurry, distorted image | a drawing or a painting | a photo of several people | an image with no person",
         label="quality",
     ),
 }
@@ -106,7 +107,33 @@ PRESETS: dict[str, tuple[PromptPair, ...]] = {
         PromptPair("a circle", "a square", label="circle vs square"),
         PromptPair("a large shape", "a small shape", label="large vs small"),
     ),
+    # The method's four face measures (for the sd-turbo generator with the openclip scorer).
+    "faces": (
+        PromptPair(
+            "a photo of a person with dark skin | a portrait of a dark-skinned person",
+            "a photo of a person with light skin | a portrait of a light-skinned person",
+            label="skin tone: dark vs light",
+        ),
+        PromptPair(
+            "a photo of a person with a feminine appearance | a portrait of a woman",
+            "a photo of a person with a masculine appearance | a portrait of a man",
+            label="gender presentation: feminine vs masculine",
+        ),
+        PromptPair(
+            "a photo of a person with long hair",
+            "a photo of a person with very short hair | a photo of a bald person",
+            label="hair length: long vs short",
+        ),
+        PromptPair(
+            "a photo of an old person | a portrait of an elderly person",
+            "a photo of a young person | a portrait of a young adult",
+            label="age: old vs young",
+        ),
+    ),
 }
+# Presets meant for models other than the shapes world: preset name -> (generator, scorer).
+# Presets not listed here are for ("shapes", "shapes").
+PRESET_MODELS: dict[str, tuple[str, str]] = {"faces": ("sd-turbo", "openclip")}
 
 
 def validate_config(config: RunConfig, *, scorer: Any | None = None, max_evaluations: int | None = None) -> RunConfig:

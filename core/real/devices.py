@@ -1,0 +1,163 @@
+"""Device, precision and out-of-memory handling shared by the real models.
+
+- :func:`resolve_device` turns ``"auto"`` into CUDA when a GPU is visible, else the CPU, and
+  rejects a device this machine does not have with a message that says what would work.
+- :func:`resolve_dtype` picks bfloat16 on a GPU that supports it (float16 otherwise) and
+  float32 on the CPU, where half precision is slow and less accurate.
+- :class:`ChunkRunner` pushes a batch through a function in chunks that fill the GPU: it
+  starts large, halves the chunk on ``torch.cuda.OutOfMemoryError``, logs it, retries, and
+  remembers the size that fitted for the next call.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import torch
+
+from ..errors import InputError, QDGSError
+
+__all__ = [
+    "DTYPES",
+    "GRADIENT_FREE_HINT",
+    "ChunkRunner",
+    "OutOfMemory",
+    "is_out_of_memory",
+    "resolve_device",
+    "resolve_dtype",
+]
+
+logger = logging.getLogger(__name__)
+
+# Names accepted for ``precision`` options, and the dtype each stands for.
+DTYPES: dict[str, torch.dtype] = {
+    "fp32": torch.float32,
+    "float32": torch.float32,
+    "fp16": torch.float16,
+    "float16": torch.float16,
+    "bf16": torch.bfloat16,
+    "bfloat16": torch.bfloat16,
+}
+GRADIENT_FREE_HINT = (
+    "choose a gradient-free algorithm (cma-mae, cma-me or map-elites) or a smaller batch_size"
+)
+
+
+class OutOfMemory(QDGSError):
+    """The device ran out of memory even for a chunk of one sample."""
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """The torch device to run on.
+
+    Args:
+        device: ``"auto"`` (CUDA when visible, else CPU), ``"cpu"``, ``"cuda"``,
+            ``"cuda:N"`` or ``"mps"``, or a ``torch.device``.
+
+    Raises:
+        InputError: the text is no device name, or names a device this machine lacks.
+    """
+    if isinstance(device, torch.device):
+        name = str(device)
+    elif isinstance(device, str):
+        name = device.strip().lower()
+    else:
+        raise InputError("device", device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise InputError("device", device, "'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError("device", device, "'cpu' or 'auto' (no CUDA device is visible on this machine)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InputError("device", device, f"cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    elif dev.type == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise InputError("device", device, "'cpu' or 'auto' (MPS is not available on this machine)")
+    elif dev.type != "cpu":
+        raise InputError("device", device, "'auto', 'cpu', 'cuda' or 'cuda:N'")
+    return dev
+
+
+def resolve_dtype(device: torch.device, precision: str | None = "auto") -> torch.dtype:
+    """The floating-point type for model weights on ``device``.
+
+    Args:
+        device: Where the model runs.
+        precision: ``"auto"`` / None (bfloat16 on a GPU that supports it, else float16 on a
+            GPU; float32 on CPU and MPS), or one of :data:`DTYPES`.
+
+    Raises:
+        InputError: unknown precision name, or half precision asked for on the CPU.
+    """
+    if precision is None or precision == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    if precision not in DTYPES:
+        raise InputError("precision", precision, "'auto' or one of " + ", ".join(DTYPES))
+    dtype = DTYPES[precision]
+    if device.type == "cpu" and dtype == torch.float16:
+        raise InputError("precision", precision, "'fp32' or 'bf16' on the CPU (float16 kernels are missing there)")
+    return dtype
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is a device out-of-memory error (CUDA, or an allocator RuntimeError)."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+class ChunkRunner:
+    """Runs a function over a batch in chunks, halving the chunk on out-of-memory.
+
+    The chunk that last fitted is remembered, so the first call finds the size that fills
+    the device and later calls start from it.
+
+    Args:
+        max_chunk: Largest chunk tried (the starting size).
+        label: Name used in log lines and messages (e.g. ``"sd-turbo render"``).
+    """
+
+    def __init__(self, *, max_chunk: int, label: str) -> None:
+        if max_chunk < 1:
+            raise InputError("max_chunk", max_chunk, "a whole number >= 1")
+        self.chunk = int(max_chunk)
+        self.label = label
+
+    def __call__(self, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """``fn`` applied to ``x`` (n, ...) chunk by chunk along dim 0, concatenated.
+
+        Raises:
+            OutOfMemory: even a chunk of one sample does not fit; the message says what to
+                change.
+        """
+        if len(x) == 0:
+            return fn(x)
+        outs: list[torch.Tensor] = []
+        start = 0
+        while start < len(x):
+            size = min(self.chunk, len(x) - start)
+            try:
+                outs.append(fn(x[start : start + size]))
+            except Exception as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                del exc  # frees the failed chunk's tensors held by the traceback
+                if x.is_cuda:
+                    torch.cuda.empty_cache()
+                if size == 1:
+                    raise OutOfMemory(
+                        f"{self.label}: out of memory on {x.device} even for one sample; "
+                        "use a smaller resolution or another device"
+                    ) from None
+                self.chunk = max(1, size // 2)
+                logger.warning("%s: out of memory at a chunk of %d; retrying with %d", self.label, size, self.chunk)
+                continue
+            start += size
+        return torch.cat(outs)
