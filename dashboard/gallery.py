@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from .plots import cell_grid
 
@@ -19,6 +19,7 @@ THUMB_SIDE = 96  # pixels of a gallery thumbnail
 GRID_TILE = 72  # pixels of one tile of the elite grid image
 LARGE_SIDE = 320  # pixels of the selected-sample view
 RENDER_BATCH = 64  # latents rendered per forward pass
+LABEL_FONT_SIZE = 18  # axis labels of the grid image
 
 
 def render_thumbnails(generator, z: np.ndarray, *, side: int = THUMB_SIDE) -> np.ndarray:
@@ -89,17 +90,19 @@ def grid_image(tiles: np.ndarray, placement: list[tuple[int, int, int]], *, cell
         labels: measure names: x axis, then y axis.
     """
     t = tiles.shape[1] if len(tiles) else GRID_TILE
-    gap, margin = 3, 28
+    gap, margin = 3, LABEL_FONT_SIZE + 14
+    font = ImageFont.load_default(size=LABEL_FONT_SIZE)
+    background, ink = (245, 245, 247), (55, 65, 81)
     width = margin + cells * (t + gap) + gap
     height = rows * (t + gap) + gap + margin
-    img = Image.new("RGB", (width, height), (245, 245, 247))
+    img = Image.new("RGB", (width, height), background)
     for tile, (r, c, _) in zip(tiles, placement):
         img.paste(Image.fromarray(tile), (margin + gap + c * (t + gap), gap + r * (t + gap)))
     draw = ImageDraw.Draw(img)
-    draw.text((margin + 4, height - margin + 8), f"{labels[0]}  →", fill=(55, 65, 81))
+    draw.text((margin + 4, height - margin + 6), f"{labels[0]}  →", fill=ink, font=font)
     if len(labels) > 1 and rows > 1:
-        y_label = Image.new("RGB", (height - margin, margin), (245, 245, 247))
-        ImageDraw.Draw(y_label).text((4, 8), f"{labels[1]}  →", fill=(55, 65, 81))
+        y_label = Image.new("RGB", (height - margin, margin), background)
+        ImageDraw.Draw(y_label).text((4, 6), f"{labels[1]}  →", fill=ink, font=font)
         img.paste(y_label.rotate(90, expand=True), (0, 0))
     return img
 

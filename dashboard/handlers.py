@@ -17,9 +17,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 import gradio as gr
 import numpy as np
-import pandas as pd
+import torch
 
-from core import errors
+from core import errors, metrics
 from core.config import ALGORITHMS, DEFAULT_OBJECTIVES, PRESETS, MAX_MEASURES, PromptPair, RunConfig, validate_config
 from core.models import get_models
 from core.registry import generator_entries, scorer_entries
@@ -229,6 +229,7 @@ def _galleries(md: data.MapData, axes: tuple[int, ...], generator, settings: Set
     ]
     shown = {
         "labels": list(md.labels),
+        "grid_z": md.elite_z[idx].tolist(),
         "elites": {
             "z": md.elite_z[shown_idx].tolist(),
             "measures": md.elite_measures[shown_idx].tolist(),
@@ -251,13 +252,27 @@ def _cards_from_event(event: ProgressEvent, diversity: tuple[float | None, float
     )
 
 
-def _cards_from_summary(summary: dict) -> str:
+def _cards_from_summary(summary: dict, diversity: tuple[float | None, float | None] = (None, None)) -> str:
     qd, rnd = summary.get("qd", {}), summary.get("random", {})
     keys = ("coverage", "uniformity", "qd_score")
     return cards.metric_cards(
-        {k: qd.get(k) for k in keys} | {"diversity": qd.get("vendi_score", qd.get("diversity"))},
-        {k: rnd.get(k) for k in keys} | {"diversity": rnd.get("vendi_score", rnd.get("diversity"))},
+        {k: qd.get(k) for k in keys} | {"diversity": qd.get("vendi_score", diversity[0])},
+        {k: rnd.get(k) for k in keys} | {"diversity": rnd.get("vendi_score", diversity[1])},
     )
+
+
+def _diversity(generator, scorer, elite_z: np.ndarray, random_z: np.ndarray) -> tuple[float | None, float | None]:
+    """Vendi score of the elites in the grid image and of as many random samples (image embeddings)."""
+    n = min(len(elite_z), len(random_z))
+    if n < 2:
+        return None, None
+    out = []
+    with torch.no_grad():
+        for z in (elite_z[:n], random_z[:n]):
+            x = generator.render_final(torch.as_tensor(np.asarray(z), dtype=torch.float32, device=generator.device))
+            emb = scorer.embed_images(x).float().cpu().numpy()
+            out.append(float(metrics.vendi_score(emb)))
+    return out[0], out[1]
 
 
 def _runs_update(state: dict, value: str | None) -> dict:
@@ -394,11 +409,12 @@ def _final_view(state: dict, name: str, axes: tuple[int, ...], pairs: dict, even
     """Everything about a finished run, read back from its directory."""
     run_obj = Run.open(session.run_dir(state, name))
     md = data.from_run(run_obj)
-    generator, _ = get_models(run_obj.config)
+    generator, scorer = get_models(run_obj.config)
     heat, dens = _maps(md, axes)
     grid, elites, randoms, shown = _galleries(md, axes, generator, settings)
     state["shown"] = shown
     summary = run_obj.summary
+    diversity = _diversity(generator, scorer, np.asarray(shown["grid_z"], dtype=np.float32), md.random.z)
     status = summary.get("status", "done")
     evaluations = int(summary.get("evaluations", 0))
     return View(
@@ -406,7 +422,7 @@ def _final_view(state: dict, name: str, axes: tuple[int, ...], pairs: dict, even
         progress=cards.progress_bar(
             evaluations=evaluations, total=int(summary.get("budget", evaluations)), elapsed=float(summary.get("seconds", 0.0)), state=status
         ),
-        cards=_cards_from_summary(summary),
+        cards=_cards_from_summary(summary, diversity),
         heatmap=heat,
         density=dens,
         curves=plots.progress_curves(run_obj.history) if len(run_obj.history) else None,
@@ -487,16 +503,17 @@ def export(
     *,
     images: float,
     bins: float,
-    skip_lowest: float,
+    quality_percentile: float,
     settings: Settings,
     on_progress: Callable[[float, str], None] | None = None,
 ) -> tuple[str, Any, str]:
-    """Builds the balanced dataset zip of the current run.
+    """Builds the balanced dataset zip of the current run (the engine's ``export_balanced``).
 
     Args:
         images: images wanted (at most ``settings.max_export_images``).
         bins: bins per measure.
-        skip_lowest: percent of the pool (lowest quality) never drawn, 0 to keep all.
+        quality_percentile: samples below this percentile of the random baseline's quality are
+            never drawn; 0 keeps every sample.
         on_progress: called with (fraction done, message).
 
     Returns:
@@ -513,16 +530,16 @@ def export(
         if images is None or int(images) != images or not 1 <= int(images) <= settings.max_export_images:
             raise errors.InputError("number of images", images, f"a whole number from 1 to {settings.max_export_images} on this server")
         if bins is None or int(bins) != bins or int(bins) < 1:
-            raise errors.InputError("bins per measure", bins, "a whole number >= 1")
-        if skip_lowest is None or not 0 <= float(skip_lowest) < 100:
-            raise errors.InputError("skip lowest quality", skip_lowest, "a percentage from 0 to 99")
+            raise errors.InputError("bins per attribute", bins, "a whole number >= 1")
+        if quality_percentile is None or not 0 <= float(quality_percentile) < 100:
+            raise errors.InputError("minimum quality percentile", quality_percentile, "a percentage from 0 to 99")
         directory = session.run_dir(state, state["current"])
         run_obj = Run.open(directory)
     except errors.InputError as exc:
         raise _user_error(exc) from None
-    threshold = None
-    if float(skip_lowest) > 0 and len(run_obj.pool):
-        threshold = float(np.quantile(run_obj.pool.objective, float(skip_lowest) / 100.0))
+    threshold = float("-inf")
+    if float(quality_percentile) > 0 and len(run_obj.random_pool):
+        threshold = float(np.percentile(run_obj.random_pool.objective, float(quality_percentile)))
     generator, scorer = get_models(run_obj.config)
     out_dir = directory / "exports"
     out_dir.mkdir(exist_ok=True)
@@ -540,14 +557,12 @@ def export(
     return result.card, fig, str(path)
 
 
-def _progress_adapter(on_progress: Callable[[float, str], None] | None) -> Callable | None:
+def _progress_adapter(on_progress: Callable[[float, str], None] | None) -> Callable[[int, int], None] | None:
+    """The engine reports (done, total) images; the page wants (fraction, message)."""
     if on_progress is None:
         return None
 
-    def report(*args: Any) -> None:
-        if len(args) >= 2 and isinstance(args[0], (int, float)) and isinstance(args[1], (int, float)) and args[1]:
-            on_progress(float(args[0]) / float(args[1]), "rendering images")
-        elif args and isinstance(args[0], float):
-            on_progress(args[0], "rendering images")
+    def report(done: int, total: int) -> None:
+        on_progress(done / total if total else 1.0, f"rendering images: {done:,} of {total:,}")
 
     return report

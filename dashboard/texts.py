@@ -63,7 +63,10 @@ METRIC_TIPS = {
         "0% = all in one cell."
     ),
     "qd_score": "Sum of the quality of the best image in every filled cell: rewards both reach and quality.",
-    "diversity": "Vendi score of the image embeddings: the effective number of distinct images.",
+    "diversity": (
+        "Vendi score of the image embeddings of the images in the grid (and of as many random "
+        "samples): the effective number of distinct images."
+    ),
     "best_objective": "Quality of the best image found so far.",
 }
 METRIC_NAMES = {

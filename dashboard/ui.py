@@ -13,6 +13,7 @@ from typing import Any
 import gradio as gr
 
 from core.config import ALGORITHMS, DEFAULT_OBJECTIVES, MAX_MEASURES, PRESETS
+from core.export import DEFAULT_QUALITY_PERCENTILE
 
 from . import cards, handlers, plots, session, texts
 from .settings import Settings, settings_from_env
@@ -81,10 +82,10 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 preset_values = handlers.preset_rows(first_preset)
                 for i in range(MAX_MEASURES):
                     pos0, neg0, lab0 = preset_values[i] if i < len(preset_values) else ("", "", "")
-                    with gr.Row(visible=i < DEFAULT_ROWS, elem_classes="qdgs-prompt-row") as row:
-                        pos = gr.Textbox(pos0, label=f"Attribute {i + 1}: high end", placeholder="a red shape", elem_id=f"qdgs-pos-{i}", min_width=140)
-                        neg = gr.Textbox(neg0, label="low end", placeholder="a blue shape", elem_id=f"qdgs-neg-{i}", min_width=140)
-                        lab = gr.Textbox(lab0, label="short name", placeholder="colour", elem_id=f"qdgs-label-{i}", min_width=90, scale=0)
+                    with gr.Row(visible=i < DEFAULT_ROWS, elem_classes="qdgs-prompt-row", equal_height=True) as row:
+                        pos = gr.Textbox(pos0, label=f"{i + 1} · high end", placeholder="a red shape", elem_id=f"qdgs-pos-{i}", min_width=120, scale=3)
+                        neg = gr.Textbox(neg0, label="low end", placeholder="a blue shape", elem_id=f"qdgs-neg-{i}", min_width=120, scale=3)
+                        lab = gr.Textbox(lab0, label="name", placeholder="colour", elem_id=f"qdgs-label-{i}", min_width=90, scale=2)
                     prompt_rows.append(row)
                     boxes += [pos, neg, lab]
                 with gr.Row():
@@ -138,14 +139,14 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                     grid = gr.Image(label="Best image per cell", type="pil", interactive=False, elem_id="qdgs-grid", height=620)
                     with gr.Column():
                         elite_gallery = gr.Gallery(
-                            label="Elites (QD search)", columns=6, height=420, object_fit="contain", elem_id="qdgs-gallery", allow_preview=False,
+                            label="Elites (QD search)", columns=5, height=440, object_fit="contain", elem_id="qdgs-gallery", allow_preview=False,
                         )
                         with gr.Row(equal_height=False):
                             selected_image = gr.Image(label="Selected", type="numpy", interactive=False, height=260, elem_id="qdgs-selected")
                             selected_text = gr.Markdown("Click an image to see its scores.", elem_id="qdgs-selected-text")
                 gr.Markdown(texts.RANDOM_GALLERY_HELP, elem_classes="qdgs-help")
                 random_gallery = gr.Gallery(
-                    label="Random samples (same model, same scorer)", columns=12, height=300, object_fit="contain",
+                    label="Random samples (same model, same scorer)", columns=8, height=330, object_fit="contain",
                     elem_id="qdgs-random-gallery", allow_preview=False,
                 )
             with gr.Tab("Dataset", id="dataset", elem_id="qdgs-tab-dataset"):
@@ -156,7 +157,10 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                         label="Number of images", info=f"at most {settings.max_export_images:,} on this server",
                     )
                     export_bins = gr.Slider(*EXPORT_BINS_RANGE[:2], value=EXPORT_BINS_RANGE[2], step=1, label="Bins per attribute")
-                    skip_lowest = gr.Slider(0, 90, value=0, step=5, label="Skip the lowest-quality %", info="0 keeps every sample")
+                    quality_pct = gr.Slider(
+                        0, 90, value=DEFAULT_QUALITY_PERCENTILE, step=5, label="Minimum quality (percentile)",
+                        info="skip samples worse than this % of random samples; 0 keeps all",
+                    )
                 with gr.Row():
                     export_btn = gr.Button("Build dataset", variant="primary", elem_id="qdgs-export")
                     download = gr.DownloadButton("Download zip", visible=False, elem_id="qdgs-download")
@@ -216,14 +220,14 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         elite_gallery.select(make_select("elites"), inputs=[state], outputs=[selected_image, selected_text], api_visibility="private", concurrency_limit=None)
         random_gallery.select(make_select("random"), inputs=[state], outputs=[selected_image, selected_text], api_visibility="private", concurrency_limit=None)
 
-        def do_export(st, n, b, skip, progress_=gr.Progress()):
+        def do_export(st, n, b, q, progress_=gr.Progress()):
             card, fig, path = handlers.export(
-                st, images=n, bins=b, skip_lowest=skip, settings=settings, on_progress=lambda f, m: progress_(f, desc=m),
+                st, images=n, bins=b, quality_percentile=q, settings=settings, on_progress=lambda f, m: progress_(f, desc=m),
             )
             return st, card, fig, gr.update(value=path, visible=True)
 
         export_btn.click(
-            do_export, inputs=[state, export_images, export_bins, skip_lowest], outputs=[state, export_card, export_map, download],
+            do_export, inputs=[state, export_images, export_bins, quality_pct], outputs=[state, export_card, export_map, download],
             api_name="export", concurrency_id="heavy", concurrency_limit=settings.concurrency,
         )
 
