@@ -49,7 +49,7 @@ class Subcommand:
 SUBCOMMANDS: dict[str, Subcommand] = {}
 # Modules imported by main() before parsing, each registering its subcommands on import
 # (e.g. the bias check adds "core.biascheck.cli" here).
-SUBCOMMAND_MODULES: list[str] = []
+SUBCOMMAND_MODULES: list[str] = ["core.biascheck"]
 
 
 def register_subcommand(
