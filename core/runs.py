@@ -20,6 +20,7 @@ import datetime as _dt
 import json
 import logging
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Sequence
@@ -31,7 +32,7 @@ from .config import RunConfig, config_from_dict, config_to_dict
 from .errors import InputError
 from .measures import Calibration
 
-__all__ = ["Samples", "Run", "RunInfo", "RunWriter", "list_runs", "RUN_FILES"]
+__all__ = ["Samples", "Run", "RunInfo", "RunWriter", "list_runs", "create_run_dir", "RUN_FILES"]
 
 logger = logging.getLogger(__name__)
 
@@ -232,6 +233,29 @@ class Run:
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def create_run_dir(root: str | os.PathLike, *, name: str | None = None) -> Path:
+    """Creates a new, empty run directory inside ``root`` and returns its path.
+
+    Args:
+        root: Folder for runs (created if absent).
+        name: Wanted name; reduced to letters, digits, ``-`` and ``_`` so it can never
+            point outside ``root``; a timestamp when None. ``-2``, ``-3``... is appended if
+            taken.
+    """
+    root = Path(root).expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", name or "").strip("-")[:60] or _dt.datetime.now().strftime("run-%Y%m%d-%H%M%S")
+    for i in range(1, 10_000):
+        path = root / (stem if i == 1 else f"{stem}-{i}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        assert path.parent == root  # by construction of stem
+        return path
+    raise InputError("run name", name, "a name not used 10,000 times already in this folder")
 
 
 def list_runs(root: str | os.PathLike) -> list[RunInfo]:

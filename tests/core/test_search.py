@@ -130,3 +130,13 @@ def test_run_dir_must_not_hold_other_files(tmp_path, generator, scorer, config):
     with pytest.raises(InputError, match="run directory: .*expected an empty or new directory"):
         next(iter_search(config, run_dir=target, generator=generator, scorer=scorer))
     assert (target / "notes.txt").read_text() == "mine"
+
+
+def test_create_run_dir_stays_inside_root(tmp_path):
+    from core.runs import create_run_dir
+
+    a = create_run_dir(tmp_path, name="../../etc/evil name")
+    b = create_run_dir(tmp_path, name="../../etc/evil name")
+    assert a.parent == tmp_path.resolve() == b.parent
+    assert a.name == "etc-evil-name" and b.name == "etc-evil-name-2"
+    assert create_run_dir(tmp_path).name.startswith("run-")
