@@ -1,0 +1,112 @@
+"""End to end through ``gradio_client`` against the launched dashboard (stand-in models).
+
+Each ``Client`` is its own browser session: the tests check what a session gets back (plots,
+galleries, a downloadable zip that loads) and that two sessions at once never see each
+other's runs or downloads.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+from PIL import Image
+
+from dashboard.settings import Settings
+from dashboard.ui import build_demo, launch_options
+from tests.core import stand_ins
+
+N_OUT = 10  # outputs of /run seen by a client (the session state is not one of them)
+
+
+def _args(rows, evaluations=450, seed=0):
+    texts = [t for row in rows for t in row] + [""] * (12 - 3 * len(rows))
+    return [*texts, "a clean shape", "a blurry shape", stand_ins.NAME, stand_ins.NAME, "cma-maega", evaluations, 10, seed]
+
+
+COLOUR_SHAPE = [("a red shape", "a blue shape", "colour"), ("a triangle", "a square", "shape")]
+GREEN_SQUARE = [("a green shape", "a red shape", "greenness"), ("a square", "a triangle", "squareness")]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    stand_ins.register()
+    settings = Settings(runs_root=tmp_path_factory.mktemp("e2e-runs"), stream_seconds=0.2, gallery_size=8, grid_cells=4, max_export_images=500)
+    demo = build_demo(settings)
+    demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(settings))
+    yield demo.local_url
+    demo.close()
+
+
+def test_run_plot_gallery_export_and_download(app_url):
+    client = Client(app_url, verbose=False)
+    job = client.submit(*_args(COLOUR_SHAPE), api_name="/run")
+    final = job.result(timeout=120)
+    assert len(job.outputs()) >= 3  # streamed: first view, live update(s), final view
+    progress, cards_html, heatmap, density, curves, grid, elites, randoms, runs, pairs = final
+    assert 'data-state="done"' in progress and "Coverage" in cards_html
+    heat = json.loads(heatmap["plot"])
+    assert heatmap["type"] == "plotly" and heat["data"][0]["type"] == "heatmap"
+    dens = json.loads(density["plot"])
+    assert [t["type"] for t in dens["data"]] == ["heatmap", "heatmap"]
+    assert len(elites) == 8 and "quality" in elites[0]["caption"]
+    with Image.open(elites[0]["image"]) as img:
+        assert img.size == (96, 96)
+    with Image.open(grid) as img:
+        assert img.width > 4 * 72
+    assert runs["value"] and len(runs["choices"]) == 1
+
+    card, export_map, download = client.predict(60, 2, 0, api_name="/export")
+    zip_path = Path(download["value"] if isinstance(download, dict) else download)
+    assert zip_path.suffix == ".zip" and zip_path.is_file()
+    with zipfile.ZipFile(zip_path) as zf:
+        meta = next(n for n in zf.namelist() if n.endswith("metadata.csv"))
+        rows = list(csv.DictReader(io.StringIO(zf.read(meta).decode())))
+        assert len(rows) == 60
+        folder = meta.rpartition("/")[0]
+        first = f"{folder}/{rows[0]['file_name']}" if folder else rows[0]["file_name"]
+        with Image.open(io.BytesIO(zf.read(first))) as img:
+            img.load()
+    assert json.loads(export_map["plot"])["data"][0]["type"] == "heatmap"
+    assert "colour" in card
+
+
+def _session(url, rows, out, key):
+    client = Client(url, verbose=False)
+    final = client.submit(*_args(rows, evaluations=300), api_name="/run").result(timeout=180)
+    card, _, download = client.predict(20, 2, 0, api_name="/export")
+    out[key] = (client, final, card, download)
+
+
+def test_two_sessions_at_once_see_only_their_own_runs_and_downloads(app_url):
+    out: dict = {}
+    threads = [
+        threading.Thread(target=_session, args=(app_url, COLOUR_SHAPE, out, "a")),
+        threading.Thread(target=_session, args=(app_url, GREEN_SQUARE, out, "b")),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=240)
+    assert set(out) == {"a", "b"}, "a session did not finish"
+    (client_a, final_a, card_a, _), (client_b, final_b, card_b, _) = out["a"], out["b"]
+    runs_a, runs_b = final_a[8], final_b[8]
+    assert len(runs_a["choices"]) == 1 and len(runs_b["choices"]) == 1
+    assert "colour × shape" in runs_a["choices"][0][0] and "greenness × squareness" in runs_b["choices"][0][0]
+    assert "greenness" not in card_a and "colour" not in card_b
+    # run names are per session: the same name in B can only be B's own run, never A's
+    if runs_a["value"] == runs_b["value"]:
+        reopened = client_b.predict(runs_a["value"], api_name="/reopen")
+        assert "greenness × squareness" in reopened[8]["choices"][0][0]
+    else:
+        with pytest.raises(Exception, match="not in the list of choices|run: got"):
+            client_b.predict(runs_a["value"], api_name="/reopen")
+    for foreign in ("run-002-000000", "../" + runs_a["value"], str(Path("/tmp") / runs_a["value"])):
+        with pytest.raises(Exception, match="not in the list of choices|run: got"):
+            client_b.predict(foreign, api_name="/reopen")
