@@ -30,11 +30,13 @@ register_generator(
     "shapes",
     "core.shapes.generator:load_shapes_generator",
     "Built-in shapes world: a small VAE trained on biased renders (offline, CPU)",
+    availability="core.shapes.generator:generator_available",
 )
 register_scorer(
     "shapes",
     "core.shapes.scorer:load_shapes_scorer",
     "Built-in shapes text-image model (offline, CPU)",
+    availability="core.shapes.scorer:scorer_available",
 )
 # Real models (issue 5): weights from the local Hugging Face cache or a path, never downloaded.
 register_generator(

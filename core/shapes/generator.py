@@ -1,0 +1,119 @@
+"""The built-in shapes generator: a small VAE decoder plus its Gaussian-mixture prior.
+
+The decoder was trained on biased renders (see ``describe()["training_bias"]``); sampling
+its prior reproduces that bias, which is what a quality-diversity search corrects.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import torch
+
+from ..errors import InputError
+from ..interfaces import Generator
+from ._weights import GENERATOR_WEIGHTS, availability, config_from_meta, read_weights
+from .models import GaussianMixturePrior, ShapesVAE, VAEConfig
+
+__all__ = ["ShapesGenerator", "load_shapes_generator", "generator_available"]
+
+
+class ShapesGenerator(Generator):
+    """Decoder (differentiable in z) and a Gaussian-mixture prior over z.
+
+    Args:
+        vae: A :class:`ShapesVAE` (only its decoder is used).
+        prior: The fitted :class:`GaussianMixturePrior`.
+        metadata: Header metadata of the weight file (training settings).
+        weights: Path the weights were read from.
+        device: Torch device to run on.
+    """
+
+    name = "shapes"
+
+    def __init__(
+        self, *, vae: ShapesVAE, prior: GaussianMixturePrior, metadata: dict[str, str], weights: Path, device: torch.device
+    ) -> None:
+        self.device = device
+        self.vae = vae.to(device).eval().requires_grad_(False)
+        self.prior = prior.to(device)
+        self.latent_dim = vae.cfg.latent_dim
+        self.image_size = vae.cfg.image_size
+        self.metadata = metadata
+        self.weights = weights
+
+    def _check_z(self, z: torch.Tensor) -> torch.Tensor:
+        if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[1] != self.latent_dim:
+            shown = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+            raise InputError("z", shown, f"a float tensor of shape (n, {self.latent_dim})")
+        return z.to(self.device, torch.float32)
+
+    def sample_prior(self, n: int, seed: int | None = None) -> torch.Tensor:
+        """Draws ``n`` latents from the Gaussian-mixture prior.
+
+        Args:
+            n: Number of latents (>= 0).
+            seed: Seed of a private torch.Generator; None draws a fresh seed.
+
+        Returns:
+            Float tensor (n, latent_dim) on ``self.device``; the same for the same seed.
+
+        Raises:
+            InputError: ``n`` is negative or not an integer.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise InputError("n", n, "a non-negative integer")
+        gen = torch.Generator().manual_seed(secrets.randbits(63) if seed is None else int(seed))
+        return self.prior.sample(n, gen).to(self.device)
+
+    def render(self, z: torch.Tensor) -> torch.Tensor:
+        """Decodes latents (n, latent_dim) to images (n, 3, 64, 64) in [0, 1], differentiably.
+
+        Raises:
+            InputError: ``z`` does not have shape (n, latent_dim).
+        """
+        return self.vae.decoder(self._check_z(z))
+
+    def log_prior(self, z: torch.Tensor) -> torch.Tensor:
+        """Log density (n,) of z under the Gaussian-mixture prior, differentiable in z."""
+        return self.prior.log_prob(self._check_z(z))
+
+    def describe(self) -> dict:
+        out = super().describe()
+        out.update(
+            weights=str(self.weights),
+            training_bias=json.loads(self.metadata.get("bias", "null")),
+            train_config=json.loads(self.metadata.get("train_config", "null")),
+        )
+        return out
+
+
+def load_shapes_generator(*, device: str | torch.device = "cpu", weights: str | Path | None = None) -> ShapesGenerator:
+    """Loads the shipped shapes generator (decoder + prior) from safetensors.
+
+    Args:
+        device: Torch device, e.g. "cpu" or "cuda".
+        weights: A .safetensors file written by ``python -m core.shapes.train generator``;
+            defaults to ``assets/shapes/generator.safetensors``.
+
+    Returns:
+        A :class:`ShapesGenerator`.
+
+    Raises:
+        WeightsNotFoundError: the weight file is missing (the message names the retrain command).
+    """
+    path = Path(weights) if weights is not None else GENERATOR_WEIGHTS
+    tensors, meta = read_weights(path, kind="generator")
+    cfg = config_from_meta(meta, VAEConfig)
+    vae = ShapesVAE(cfg, with_encoder=False)
+    vae.decoder.load_state_dict({k[len("decoder.") :]: v for k, v in tensors.items() if k.startswith("decoder.")})
+    prior = GaussianMixturePrior(cfg.gmm_components, cfg.latent_dim)
+    prior.load_state_dict({k[len("prior.") :]: v for k, v in tensors.items() if k.startswith("prior.")})
+    return ShapesGenerator(vae=vae, prior=prior, metadata=meta, weights=path, device=torch.device(device))
+
+
+def generator_available() -> tuple[bool, str]:
+    """Whether the shipped generator weights are present (registry availability hook)."""
+    return availability(GENERATOR_WEIGHTS, "generator")
