@@ -259,7 +259,7 @@ def _load_pipeline(source: str, *, dtype: torch.dtype, cache_dir: str | None, va
     """The diffusers pipeline at ``source`` from local files only, or WeightsNotFoundError."""
     from diffusers import DiffusionPipeline
 
-    kwargs = dict(torch_dtype=dtype, local_files_only=True, cache_dir=cache_dir, use_safetensors=True)
+    kwargs = dict(torch_dtype=dtype, local_files_only=True, cache_dir=hub.cache_folder(cache_dir), use_safetensors=True)
     tries = [variant] if variant else [None, "fp16"]  # full files first, then the fp16 variant
     errors = []
     for v in tries:
@@ -270,7 +270,7 @@ def _load_pipeline(source: str, *, dtype: torch.dtype, cache_dir: str | None, va
     raise WeightsNotFoundError(
         hub.missing_weights_message(
             label, repo_id=source, download=hub.pipeline_download_command(source), option=_PATH_OPTION,
-            detail=errors[-1],
+            detail=errors[-1], cache_dir=cache_dir,
         )
     )
 
@@ -291,7 +291,7 @@ def _load_tiny_decoder(tiny_decoder: str | None, *, dtype: torch.dtype, cache_di
         )
     try:
         return AutoencoderTiny.from_pretrained(
-            source, torch_dtype=dtype, local_files_only=True, cache_dir=cache_dir, use_safetensors=True
+            source, torch_dtype=dtype, local_files_only=True, cache_dir=hub.cache_folder(cache_dir), use_safetensors=True
         ), source
     except (OSError, ValueError) as exc:
         if not explicit:
@@ -304,6 +304,7 @@ def _load_tiny_decoder(tiny_decoder: str | None, *, dtype: torch.dtype, cache_di
             hub.missing_weights_message(
                 f"tiny decoder '{source}'", repo_id=source, download=hub.pipeline_download_command(source),
                 option="--generator-option tiny_decoder=/folder or tiny_decoder=none", detail=str(exc),
+                cache_dir=cache_dir,
             )
         ) from exc
 

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from huggingface_hub import try_to_load_from_cache
+from huggingface_hub import constants, try_to_load_from_cache
 
 __all__ = [
     "DEFAULT_OPENCLIP_MODEL",
@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_DIFFUSION_MODEL",
     "DEFAULT_TINY_DECODER",
     "PIPELINE_WEIGHT_FILES",
+    "cache_folder",
     "cached_file",
     "cached_any",
     "missing_libraries",
@@ -49,13 +50,18 @@ _SHAPES_NOTE = (
 )
 
 
+def cache_folder(cache_dir: str | os.PathLike | None = None) -> str:
+    """The Hugging Face cache folder in use: ``cache_dir`` or the user's (read at call time)."""
+    return str(cache_dir) if cache_dir else str(constants.HF_HUB_CACHE)
+
+
 def cached_file(repo_id: str, filename: str, *, cache_dir: str | os.PathLike | None = None) -> Path | None:
     """The local path of ``filename`` of model repo ``repo_id`` in the HF cache, or None.
 
     A file-system lookup only; never downloads.
     """
     try:
-        found = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir)
+        found = try_to_load_from_cache(repo_id, filename, cache_dir=cache_folder(cache_dir))
     except ValueError:  # not a valid repo id (e.g. a path with several slashes)
         return None
     return Path(found) if isinstance(found, str) else None
@@ -75,7 +81,9 @@ def missing_libraries(modules: Sequence[str]) -> list[str]:
     return [m for m in modules if importlib.util.find_spec(m) is None]
 
 
-def missing_weights_message(what: str, *, repo_id: str, download: str, option: str, detail: str = "") -> str:
+def missing_weights_message(
+    what: str, *, repo_id: str, download: str, option: str, detail: str = "", cache_dir: str | os.PathLike | None = None
+) -> str:
     """The message of a :class:`~core.errors.WeightsNotFoundError`.
 
     Args:
@@ -84,10 +92,9 @@ def missing_weights_message(what: str, *, repo_id: str, download: str, option: s
         download: The exact command that fetches them on a machine with network.
         option: How to point at a local copy instead (CLI option / options key).
         detail: What the loader reported, if anything.
+        cache_dir: The cache folder looked in (default: the user's).
     """
-    cache = os.environ.get("HF_HUB_CACHE") or os.path.join(
-        os.environ.get("HF_HOME", os.path.join(os.path.expanduser("~"), ".cache", "huggingface")), "hub"
-    )
+    cache = cache_folder(cache_dir)
     text = (
         f"Weights for the {what} are not on this machine (looked in the local Hugging Face cache "
         f"{cache} for '{repo_id}'; nothing is downloaded here). On a machine with network, run:\n"

@@ -80,6 +80,7 @@ def _tag_checkpoint(model: str, tag: str, cache_dir: str | None) -> tuple[str, d
                     repo_id=repo_id,
                     download=hub.openclip_download_command(repo_id, filename or "open_clip_model.safetensors"),
                     option=_PATH_OPTION,
+                    cache_dir=cache_dir,
                 )
             )
         return str(found), preprocess
@@ -119,7 +120,7 @@ def resolve_openclip_source(
         if p.is_dir():
             if not (p / LOCAL_CONFIG_NAME).is_file():
                 raise InputError("scorer_options.path", str(path), f"a folder holding {LOCAL_CONFIG_NAME} and weights")
-            if not any(p.glob(pattern) for pattern in ("*.safetensors", "*.bin", "*.pth")):
+            if not any(any(p.glob(pattern)) for pattern in ("*.safetensors", "*.bin", "*.pth")):
                 raise WeightsNotFoundError(
                     f"The open_clip folder {p} holds {LOCAL_CONFIG_NAME} but no checkpoint "
                     "(*.safetensors, *.bin or *.pth); copy the model's weights file into it."
