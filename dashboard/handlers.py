@@ -95,8 +95,7 @@ def model_choices() -> tuple[list[str], list[str], str]:
                 usable[kind].append(name)
             else:
                 notes.append(f"- ~~{name}~~ ({kind}): {reason}")
-    note = ("Not available on this machine:\n" + "\n".join(notes)) if notes else ""
-    return usable["generator"], usable["scorer"], note
+    return usable["generator"], usable["scorer"], "\n".join(notes)
 
 
 def preset_rows(name: str) -> list[PromptRow]:

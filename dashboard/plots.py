@@ -273,7 +273,7 @@ def export_density_map(*, counts: np.ndarray, labels: Sequence[str], bin_labels:
     )
     fig.update_xaxes(title_text=labels[0], type="category")
     fig.update_yaxes(title_text=labels[1] if k >= 2 else "", type="category")
-    return _layout(fig, title=f"Exported dataset: {int(counts.sum())} images per bin", height=380)
+    return _layout(fig, title=f"Exported dataset: {int(counts.sum())} images in {counts.size} bins", height=380)
 
 
 def progress_curves(history: pd.DataFrame) -> go.Figure:

@@ -99,7 +99,8 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                     generator = gr.Dropdown(generators, value=generators[0] if generators else None, label="Generator", elem_id="qdgs-generator")
                     scorer = gr.Dropdown(scorers, value=scorers[0] if scorers else None, label="Scorer", elem_id="qdgs-scorer")
                 if unavailable:
-                    gr.Markdown(unavailable, elem_classes="qdgs-help qdgs-unavailable")
+                    with gr.Accordion(f"Not available on this machine ({unavailable.count(chr(10)) + 1})", open=False, elem_id="qdgs-unavailable"):
+                        gr.Markdown(unavailable, elem_classes="qdgs-help qdgs-unavailable")
                 with gr.Accordion("Advanced", open=False):
                     gr.Markdown(texts.ADVANCED_HELP, elem_classes="qdgs-help")
                     algorithm = gr.Dropdown([(f"{k}: {v}", k) for k, v in ALGORITHMS.items()], value="cma-maega", label="Algorithm")
