@@ -11,7 +11,9 @@ from typing import Mapping
 
 from . import texts
 
-__all__ = ["metric_cards", "progress_bar", "format_seconds"]
+__all__ = ["METRICS", "metric_cards", "progress_bar", "format_seconds"]
+
+METRICS = ("coverage", "uniformity", "qd_score", "diversity")  # the cards, in order
 
 
 def _fmt(name: str, value: float | None) -> str:
@@ -35,7 +37,7 @@ def metric_cards(qd: Mapping[str, float | None], random: Mapping[str, float | No
         An HTML fragment; each card carries its explanation as a tooltip (``title``).
     """
     cards = []
-    for name in ("coverage", "uniformity", "qd_score", "diversity"):
+    for name in METRICS:
         if name not in qd and name not in random:
             continue
         tip = html.escape(texts.METRIC_TIPS[name], quote=True)

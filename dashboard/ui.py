@@ -91,6 +91,16 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 with gr.Row():
                     add_btn = gr.Button("+ attribute", size="sm", elem_id="qdgs-add")
                     remove_btn = gr.Button("− attribute", size="sm", elem_id="qdgs-remove")
+                gr.Markdown("### 2 · Search", elem_classes="qdgs-step")
+                gr.Markdown(texts.RUN_HELP, elem_classes="qdgs-help")
+                with gr.Row():
+                    run_btn = gr.Button("Run", variant="primary", elem_id="qdgs-run")
+                    stop_btn = gr.Button("Stop", variant="stop", elem_id="qdgs-stop")
+                progress = gr.HTML(
+                    cards.progress_bar(evaluations=0, total=settings.default_evaluations, elapsed=0, state="idle"),
+                    elem_id="qdgs-progress",
+                )
+                gr.Markdown("### 3 · Settings (optional)", elem_classes="qdgs-step")
                 with gr.Accordion("Quality (objective)", open=False):
                     gr.Markdown(texts.OBJECTIVE_HELP, elem_classes="qdgs-help")
                     obj_pos = gr.Textbox("", label="good images look like", placeholder=objective.positive)
@@ -111,18 +121,9 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                     )
                     resolution = gr.Slider(*RESOLUTION_RANGE[:2], value=RESOLUTION_RANGE[2], step=1, label="Archive cells per attribute")
                     seed = gr.Number(0, label="Seed", precision=0, minimum=0)
-                gr.Markdown("### 2 · Search", elem_classes="qdgs-step")
-                gr.Markdown(texts.RUN_HELP, elem_classes="qdgs-help")
-                with gr.Row():
-                    run_btn = gr.Button("Run", variant="primary", elem_id="qdgs-run")
-                    stop_btn = gr.Button("Stop", variant="stop", elem_id="qdgs-stop")
-                progress = gr.HTML(
-                    cards.progress_bar(evaluations=0, total=settings.default_evaluations, elapsed=0, state="idle"),
-                    elem_id="qdgs-progress",
-                )
             # ---- right: live results ----
             with gr.Column(scale=3, min_width=480):
-                cards_html = gr.HTML(cards.metric_cards({}, {}), elem_id="qdgs-cards")
+                cards_html = gr.HTML(cards.metric_cards(dict.fromkeys(cards.METRICS), {}), elem_id="qdgs-cards")
                 pair = gr.Dropdown([], value=None, label="Attributes shown in the maps", visible=False, elem_id="qdgs-pair")
                 gr.Markdown(texts.HEATMAP_HELP, elem_classes="qdgs-help")
                 heatmap = gr.Plot(plots.placeholder(texts.NO_RUN_YET), show_label=False, elem_id="qdgs-heatmap")
