@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from core import errors, metrics
-from core.config import ALGORITHMS, DEFAULT_OBJECTIVES, PRESETS, MAX_MEASURES, PromptPair, RunConfig, validate_config
+from core.config import DEFAULT_OBJECTIVES, MAX_MEASURES, PRESET_MODELS, PRESETS, PromptPair, RunConfig, validate_config
 from core.models import get_models
 from core.registry import generator_entries, scorer_entries
 from core.runs import Run, list_runs
@@ -36,6 +36,8 @@ __all__ = [
     "start_session",
     "model_choices",
     "preset_rows",
+    "preset_models",
+    "preset_status",
     "build_config",
     "run",
     "stop",
@@ -107,6 +109,24 @@ def preset_rows(name: str) -> list[PromptRow]:
     if name not in PRESETS:
         raise gr.Error(f"preset: got {name!r}; expected one of {', '.join(PRESETS)}")
     return [(p.positive, p.negative, p.label) for p in PRESETS[name]]
+
+
+def preset_models(name: str) -> tuple[str, str]:
+    """(generator, scorer) a preset is meant for (``core.config.PRESET_MODELS``; else shapes)."""
+    return PRESET_MODELS.get(name, ("shapes", "shapes"))
+
+
+def preset_status(name: str) -> tuple[bool, str]:
+    """(True, "") if the preset's models can run here, else (False, which model is missing)."""
+    generator, scorer = preset_models(name)
+    for kind, entries, model in (("generator", generator_entries(), generator), ("scorer", scorer_entries(), scorer)):
+        entry = entries.get(model)
+        if entry is None:
+            return False, f"needs the {kind} '{model}', which is not installed"
+        ok, _ = entry.available()
+        if not ok:
+            return False, f"needs the {kind} '{model}', not available on this machine"
+    return True, ""
 
 
 def _objective_for(generator: str) -> PromptPair:

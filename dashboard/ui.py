@@ -75,8 +75,15 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             with gr.Column(scale=2, min_width=400):
                 gr.Markdown("### 1 · Describe the attributes")
                 gr.Markdown(texts.PRESETS_HELP, elem_classes="qdgs-help")
+                preset_buttons, preset_notes = [], []
                 with gr.Row():
-                    preset_buttons = [gr.Button(name, size="sm", elem_classes="qdgs-preset") for name in PRESETS]
+                    for name in PRESETS:
+                        ok, why = handlers.preset_status(name)
+                        preset_buttons.append(gr.Button(name, size="sm", elem_classes="qdgs-preset", interactive=ok))
+                        if not ok:
+                            preset_notes.append(f"*{name}* {why}.")
+                if preset_notes:
+                    gr.Markdown(" ".join(preset_notes), elem_classes="qdgs-help qdgs-unavailable")
                 gr.Markdown(texts.PROMPTS_HELP, elem_classes="qdgs-help")
                 prompt_rows, boxes = [], []
                 preset_values = handlers.preset_rows(first_preset)
@@ -245,11 +252,12 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
             out = []
             for i in range(MAX_MEASURES):
                 out += list(values[i]) if i < n else ["", "", ""]
-            return [n, *out, *[gr.update(visible=i < n) for i in range(MAX_MEASURES)]]
+            gen, sco = handlers.preset_models(name)
+            return [n, *out, *[gr.update(visible=i < n) for i in range(MAX_MEASURES)], gen, sco, "", ""]
 
         for button, name in zip(preset_buttons, PRESETS):
             button.click(
-                functools.partial(fill_preset, name), outputs=[row_count, *boxes, *prompt_rows],
+                functools.partial(fill_preset, name), outputs=[row_count, *boxes, *prompt_rows, generator, scorer, obj_pos, obj_neg],
                 api_visibility="private", concurrency_limit=None, show_progress="hidden",
             )
 

@@ -221,3 +221,14 @@ def test_session_cleanup_removes_its_directory(settings):
     assert Path(state["dir"]).is_dir()
     session.cleanup_session(state)
     assert not Path(state["dir"]).exists()
+
+
+def test_presets_say_which_models_they_need(monkeypatch):
+    from core.config import PRESET_MODELS, PRESETS
+
+    monkeypatch.setitem(PRESETS, "toy", PRESETS[next(iter(PRESETS))])
+    monkeypatch.setitem(PRESET_MODELS, "toy", ("stand-in", "stand-in"))
+    assert handlers.preset_models("toy") == ("stand-in", "stand-in")
+    assert handlers.preset_status("toy") == (True, "")
+    monkeypatch.setitem(PRESET_MODELS, "toy", ("far-away", "stand-in"))
+    assert handlers.preset_status("toy") == (False, "needs the generator 'far-away', which is not installed")
