@@ -13,27 +13,15 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import core  # noqa: E402,F401 - makes torchvision importable before anything else loads it
-from core.config import PRESETS, RunConfig  # noqa: E402
-from core.models import get_models  # noqa: E402
 from dashboard.settings import settings_from_env  # noqa: E402
 from dashboard.ui import build_demo, launch_options  # noqa: E402
-
-log = logging.getLogger("qdgs.app")
+from dashboard.warmup import warm_up_in_background  # noqa: E402
 
 SETTINGS = settings_from_env()
-
-
-def preload_models() -> None:
-    """Loads the built-in models once, at start, so the first Run answers at once."""
-    try:
-        get_models(RunConfig(measures=next(iter(PRESETS.values()))))
-    except Exception as exc:  # noqa: BLE001 - the page still opens and says what is missing
-        log.warning("could not preload the shapes models: %s", exc)
-
 
 demo = build_demo(SETTINGS)
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    preload_models()
+    warm_up_in_background()  # models and one tiny search, while the page is already served
     demo.launch(**launch_options(SETTINGS))

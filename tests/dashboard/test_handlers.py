@@ -232,3 +232,21 @@ def test_presets_say_which_models_they_need(monkeypatch):
     assert handlers.preset_status("toy") == (True, "")
     monkeypatch.setitem(PRESET_MODELS, "toy", ("far-away", "stand-in"))
     assert handlers.preset_status("toy") == (False, "needs the generator 'far-away', which is not installed")
+
+
+def test_warm_up_runs_one_step_and_never_raises(caplog, tmp_path, monkeypatch):
+    import logging
+    import tempfile
+
+    from core.config import PromptPair, RunConfig
+    from dashboard.warmup import warm_up
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    measures = (PromptPair("a red shape", "a blue shape"),)
+    config = RunConfig(measures=measures, objective=PromptPair(*OBJECTIVE), generator="stand-in", scorer="stand-in", evaluations=1)
+    with caplog.at_level(logging.INFO, logger="dashboard.warmup"):
+        assert warm_up(config) > 0
+        assert "warm-up search done" in caplog.text
+        warm_up(RunConfig(measures=measures, generator="nope", scorer="stand-in"))
+    assert "warm-up skipped: generator: got 'nope'" in caplog.text
+    assert list(tmp_path.iterdir()) == []  # its temporary run directory is gone
