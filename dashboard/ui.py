@@ -15,7 +15,7 @@ import gradio as gr
 from core.config import ALGORITHMS, DEFAULT_OBJECTIVES, MAX_MEASURES, PRESETS
 from core.export import DEFAULT_QUALITY_PERCENTILE
 
-from . import cards, handlers, plots, session, texts
+from . import bias_tab, cards, handlers, plots, session, texts
 from .settings import Settings, settings_from_env
 
 __all__ = ["build_demo", "launch_options", "THEME", "CSS"]
@@ -181,6 +181,8 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 with gr.Row():
                     runs = gr.Dropdown([], value=None, label="This session's runs", elem_id="qdgs-runs", scale=4)
                     reopen_btn = gr.Button("Reopen", elem_id="qdgs-reopen", scale=1)
+            with gr.Tab("Does balanced data help?", id="bias", elem_id="qdgs-tab-bias"):
+                bias_tab.build_bias_tab()
 
         # ---- wiring ----
         run_outputs = ["state", "progress", "cards", "heatmap", "density", "curves", "grid", "gallery", "random_gallery", "runs", "pairs"]
