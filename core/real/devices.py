@@ -96,7 +96,8 @@ def resolve_dtype(device: torch.device, precision: str | None = "auto") -> torch
     """
     if precision is None or precision == "auto":
         if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            native_bf16 = torch.cuda.is_bf16_supported(including_emulation=False)  # Ampere and newer
+            return torch.bfloat16 if native_bf16 else torch.float16
         return torch.float32
     if precision not in DTYPES:
         raise InputError("precision", precision, "'auto' or one of " + ", ".join(DTYPES))

@@ -82,11 +82,14 @@ def clip_tokenizer_from_open_clip():
     return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=CONTEXT_LENGTH)
 
 
-def save_tiny_pipeline(folder: str | os.PathLike, *, seed: int = 0, sample_size: int = 8) -> Path:
+def save_tiny_pipeline(
+    folder: str | os.PathLike, *, seed: int = 0, sample_size: int = 8, variant: str | None = None
+) -> Path:
     """Writes a tiny random StableDiffusionPipeline folder; returns its path.
 
     Latents are (4, sample_size, sample_size); the VAE upsamples x4, so images are
-    ``4 * sample_size`` pixels (32 by default).
+    ``4 * sample_size`` pixels (32 by default). ``variant="fp16"`` names the weight files
+    as the fp16 variant (``*.fp16.safetensors``), as a cache holding only those would.
     """
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
@@ -147,7 +150,7 @@ def save_tiny_pipeline(folder: str | os.PathLike, *, seed: int = 0, sample_size:
         feature_extractor=None,
         requires_safety_checker=False,
     )
-    pipe.save_pretrained(folder)
+    pipe.save_pretrained(folder, variant=variant)
     return folder
 
 

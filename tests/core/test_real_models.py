@@ -300,6 +300,14 @@ def test_generator_option_errors(folders, options, match):
         load_generator("sd-turbo", **{"device": "cpu", **generator_options(folders), **options})
 
 
+def test_generator_loads_a_folder_holding_only_fp16_variant_files(tmp_path):
+    """The Space preloads only sd-turbo's *.fp16.safetensors; loading falls back to that variant."""
+    folder = save_tiny_pipeline(tmp_path / "pipe16", variant="fp16")
+    assert list(folder.glob("unet/*.fp16.safetensors")) and not list(folder.glob("unet/*model.safetensors"))
+    g = load_generator("sd-turbo", path=str(folder), tiny_decoder="none", latent_dim=4, device="cpu")
+    assert g.render(g.sample_prior(1, seed=0)).shape == (1, 3, 32, 32)
+
+
 def test_generator_path_must_hold_a_pipeline(tmp_path):
     with pytest.raises(InputError, match="generator_options.path.*model_index.json"):
         load_generator("sd-turbo", path=str(tmp_path), device="cpu")
@@ -420,57 +428,19 @@ def test_faces_preset_and_objective():
 # ---- the whole path: search -> export on the tiny real-model stack -------------------------------
 
 
-def _tiny_real_config(folders: dict[str, Path], **overrides) -> RunConfig:
-    base = dict(
-        measures=PRESETS["faces"][:2],
-        generator="sd-turbo",
-        scorer="openclip",
-        generator_options=generator_options(folders),
-        scorer_options={"path": str(folders["clip"])},
-        evaluations=32,
-        batch_size=8,
-        emitters=1,
-        archive_resolution=5,
-        seed=1,
-    )
-    base.update(overrides)
-    return RunConfig(**base)
-
-
 @pytest.mark.slow
-def test_search_and_export_on_tiny_real_models(folders, tmp_path):
-    from core.export import export_balanced
-    from core.models import clear_model_cache
-    from core.search import SearchSettings, run_search
+def test_cli_search_and_export_on_tiny_real_models(folders, tmp_path, capsys):
+    """`python -m core search --generator sd-turbo --scorer openclip ...` then `export`: the
+    whole path on the tiny real-model stack, with CMA-MAEGA (gradients through both models)."""
+    from PIL import Image
 
-    clear_model_cache()
-    config = _tiny_real_config(folders)
-    run = run_search(config, run_dir=tmp_path / "run", settings=SearchSettings(calibration_samples=16))
-    assert run.summary["status"] == "done" and run.summary["algorithm"] == "cma-maega"  # gradients through both models
-    assert len(run.pool) == run.summary["evaluations"] > 0 and run.pool.z.shape[1] == LATENT_DIM
-    assert run.summary["generator"]["name"] == "sd-turbo" and run.summary["scorer"]["name"] == "openclip"
-    assert np.isfinite(run.pool.measures).all() and np.isfinite(run.pool.objective).all()
-    assert len(run.archive) > 0
-    result = export_balanced(run, images=8, bins=2, quality_threshold=float("-inf"), out=tmp_path / "faces.zip")
-    assert result.n_images + len(result.short_bins) > 0 and result.n_images <= 8
-    with zipfile.ZipFile(result.path) as zf:
-        names = zf.namelist()
-        images = [n for n in names if n.endswith(".png") and n.count("/") == 2]  # train/<bin>/<file>.png
-        assert any(n.endswith("metadata.csv") for n in names) and len(images) == result.n_images > 0
-        from PIL import Image
-
-        with zf.open(images[0]) as fh:
-            assert Image.open(fh).size == (32, 32)  # rendered by the tiny pipeline's full VAE
-    clear_model_cache()
-
-
-@pytest.mark.slow
-def test_cli_selects_the_real_models(folders, tmp_path, capsys):
     from core.cli import main
     from core.models import clear_model_cache
+    from core.runs import Run
 
     clear_model_cache()
-    out = tmp_path / "cli_run"
+    out = tmp_path / "run"
+    faces = PRESETS["faces"]
     status = main(
         [
             "search",
@@ -481,8 +451,9 @@ def test_cli_selects_the_real_models(folders, tmp_path, capsys):
             "--generator-option", f"latent_dim={LATENT_DIM}",
             "--generator-option", "max_batch=64",
             "--scorer-option", f"path={folders['clip']}",
-            "--measure", "a photo of a person with long hair", "a photo of a person with very short hair",
-            "--algorithm", "cma-me",
+            "--measure", faces[0].positive, faces[0].negative,
+            "--measure", faces[2].positive, faces[2].negative,
+            "--algorithm", "cma-maega",
             "--evaluations", "32",
             "--batch-size", "8",
             "--emitters", "1",
@@ -492,8 +463,44 @@ def test_cli_selects_the_real_models(folders, tmp_path, capsys):
         ]
     )
     assert status == 0, capsys.readouterr().err
-    saved = json.loads((out / "config.json").read_text())
-    config = saved.get("config", saved)
-    assert config["generator"] == "sd-turbo" and config["scorer"] == "openclip"
-    assert config["generator_options"]["latent_dim"] == LATENT_DIM
+    run = Run.open(out)
+    assert (run.config.generator, run.config.scorer) == ("sd-turbo", "openclip")
+    assert run.config.generator_options["latent_dim"] == LATENT_DIM
+    assert run.summary["generator"]["name"] == "sd-turbo" and run.summary["scorer"]["name"] == "openclip"
+    assert len(run.pool) == run.summary["evaluations"] > 0 and run.pool.z.shape[1] == LATENT_DIM
+    assert np.isfinite(run.pool.measures).all() and np.isfinite(run.pool.objective).all()
+    assert len(run.archive) > 0
+
+    zip_path = tmp_path / "faces.zip"
+    status = main(["export", str(out), "--images", "8", "--bins", "2", "--quality", "none", "--out", str(zip_path), "--quiet"])
+    assert status == 0, capsys.readouterr().err
+    with zipfile.ZipFile(zip_path) as zf:
+        names = zf.namelist()
+        images = [n for n in names if n.endswith(".png") and n.count("/") == 2]  # train/<bin>/<file>.png
+        assert any(n.endswith("metadata.csv") for n in names) and 0 < len(images) <= 8
+        with zf.open(images[0]) as fh:
+            assert Image.open(fh).size == (32, 32)  # rendered by the tiny pipeline's full VAE
     clear_model_cache()
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_script_runs_tiny_on_cpu(tmp_path, capsys):
+    """benchmarks/gpu_throughput.py --tiny: every part runs and reports positive figures."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_throughput.py"
+    spec = importlib.util.spec_from_file_location("gpu_throughput", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "figures.json"
+    args = ["--tiny", "--batch-sizes", "2", "--repeats", "1", "--latent-dim", "8", "--search-evaluations", "8"]
+    assert module.main([*args, "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["tiny"] is True and figures["image_size"] == 32
+    assert {(r["decoder"].split()[0], r["part"].split()[0]) for r in figures["forward"]} == {
+        ("tiny", "forward"), ("tiny", "gradients"), ("full", "forward"), ("full", "gradients")
+    }
+    assert all(r["evals_per_s"] > 0 for r in figures["forward"])
+    assert [r["algorithm"] for r in figures["search"]] == ["cma-maega", "cma-me"]
+    assert all(r["evals_per_s"] > 0 and r["ratio_to_raw_forward"] > 0 for r in figures["search"])
+    assert "| algorithm | evaluations |" in capsys.readouterr().out
