@@ -7,6 +7,7 @@ arguments for ``demo.launch`` (theme, CSS, allowed paths), which Gradio 6 takes 
 from __future__ import annotations
 
 import functools
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,19 @@ EXPORT_BINS_RANGE = (2, 10, 5)  # export bins per measure: min, max, default
 
 
 def launch_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for ``demo.launch``: theme, CSS, and the one folder files come from."""
+    """Keyword arguments for ``demo.launch``: theme, CSS, allowed paths.
+
+    Files a handler returns (images, the zip) are copied into Gradio's cache and served from
+    there under a content hash. The runs root is *not* made directly downloadable, except when
+    it lies outside the temp folder and the working directory: Gradio can only copy files from
+    those places, or from ``allowed_paths``; session folders then still carry an unguessable id.
+    """
+    root = settings.resolved_runs_root()
+    copyable = [Path(tempfile.gettempdir()).resolve(), Path.cwd().resolve()]
     return {
         "theme": THEME,
         "css": CSS,
-        "allowed_paths": [str(settings.resolved_runs_root())],
+        "allowed_paths": [] if any(root == c or c in root.parents for c in copyable) else [str(root)],
         "show_error": True,
         "footer_links": ["gradio"],
     }

@@ -11,6 +11,8 @@ import csv
 import io
 import json
 import threading
+import urllib.error
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -35,13 +37,18 @@ GREEN_SQUARE = [("a green shape", "a red shape", "greenness"), ("a square", "a t
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def server(tmp_path_factory):
     stand_ins.register()
     settings = Settings(runs_root=tmp_path_factory.mktemp("e2e-runs"), stream_seconds=0.2, gallery_size=8, grid_cells=4, max_export_images=500)
     demo = build_demo(settings)
     demo.launch(prevent_thread_lock=True, quiet=True, **launch_options(settings))
-    yield demo.local_url
+    yield demo.local_url, settings
     demo.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(server):
+    return server[0]
 
 
 def test_run_plot_gallery_export_and_download(app_url):
@@ -110,3 +117,12 @@ def test_two_sessions_at_once_see_only_their_own_runs_and_downloads(app_url):
     for foreign in ("run-002-000000", "../" + runs_a["value"], str(Path("/tmp") / runs_a["value"])):
         with pytest.raises(Exception, match="not in the list of choices|run: got"):
             client_b.predict(foreign, api_name="/reopen")
+
+
+def test_session_folders_are_never_served_directly(server):
+    url, settings = server
+    files = sorted(p for p in settings.resolved_runs_root().rglob("*") if p.is_file())
+    assert any(p.suffix == ".zip" for p in files), "run the export test first (same module)"
+    for path in (files[0], next(p for p in files if p.suffix == ".zip")):
+        with pytest.raises(urllib.error.HTTPError, match="403"):
+            urllib.request.urlopen(f"{url}gradio_api/file={path}", timeout=10)
