@@ -308,6 +308,31 @@ def test_generator_loads_a_folder_holding_only_fp16_variant_files(tmp_path):
     assert g.render(g.sample_prior(1, seed=0)).shape == (1, 3, 32, 32)
 
 
+def _copy_into_cache(cache: Path, repo_id: str, folder: Path) -> None:
+    """Puts a model folder into the Hugging Face cache layout, as a download would."""
+    import shutil
+
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    rev = "a" * 40
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(rev)
+    shutil.copytree(folder, repo / "snapshots" / rev)
+
+
+@pytest.mark.parametrize("variant", [None, "fp16"])
+def test_models_load_by_id_from_the_local_cache(folders, tmp_path, empty_cache, variant):
+    """The default route: a Hugging Face id found in the local cache, offline."""
+    pipe = save_tiny_pipeline(tmp_path / "pipe", variant=variant)
+    _copy_into_cache(empty_cache, "tester/tiny-sd", pipe)
+    _copy_into_cache(empty_cache, "tester/tiny-taesd", folders["taesd"])
+    _copy_into_cache(empty_cache, "tester/tiny-clip", folders["clip"])
+    g = load_generator("sd-turbo", model="tester/tiny-sd", tiny_decoder="tester/tiny-taesd", latent_dim=4, device="cpu")
+    assert g.describe()["model"] == "tester/tiny-sd" and g.tiny_vae is not None
+    s = load_scorer("openclip", model="hf-hub:tester/tiny-clip", device="cpu")
+    emb = s.embed_images(g.render(g.sample_prior(2, seed=0)))
+    assert emb.shape == (2, 16)
+
+
 def test_generator_path_must_hold_a_pipeline(tmp_path):
     with pytest.raises(InputError, match="generator_options.path.*model_index.json"):
         load_generator("sd-turbo", path=str(tmp_path), device="cpu")
