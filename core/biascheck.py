@@ -771,6 +771,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--evaluations", type=int, default=d.evaluations, help="QD search budget per seed (default: %(default)s)")
     p.add_argument("--generator", default=d.generator, help="registry name (default: %(default)s)")
     p.add_argument("--scorer", default=d.scorer, help="registry name (default: %(default)s)")
+    p.add_argument("--objective", nargs=2, metavar=("POS", "NEG"), help="the search's quality pair (default: the generator's)")
     p.add_argument("--device", default=d.device, help="torch device (default: %(default)s)")
     p.add_argument("--out", metavar="FILE.csv", help="write one row per seed and condition to this CSV")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -782,6 +783,7 @@ def _run_cli(args: argparse.Namespace) -> int:
     config = BiasCheckConfig(
         bias=args.bias, images=args.images, seeds=args.seeds, first_seed=args.first_seed, real_images=args.real_images,
         evaluations=args.evaluations, generator=args.generator, scorer=args.scorer, device=args.device,
+        objective=PromptPair(*args.objective, label="quality") if args.objective else None,
     )
     config = validate_bias_config(config)
     out = Path(args.out).expanduser() if args.out else None

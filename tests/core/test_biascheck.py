@@ -4,6 +4,7 @@ whole experiment end to end on a tiny budget with the stand-in generator and sco
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from core import cli
+from core import biascheck, cli
 from core.biascheck import (
     BIAS_LEVELS,
     CONDITIONS,
@@ -223,3 +224,22 @@ def test_seeds_give_mean_and_std(tiny_runs):
     t = two.table()
     assert (t.xs("std", axis=1, level=1) == 0).all().all()  # identical seeds: zero spread
     assert "±" in two.display_table().iloc[0, 1]
+
+
+def test_cli_runs_and_writes_csv(tmp_path, capsys, monkeypatch):
+    # The options the command line does not expose (model size, epochs) made tiny.
+    small = functools.partial(BiasCheckConfig, image_size=16, channels=(8, 16), pretrain_epochs=1,
+                              finetune_epochs=1, test_per_group=10, bins=4)
+    monkeypatch.setattr(biascheck, "BiasCheckConfig", small)
+    out = tmp_path / "bias.csv"
+    status = cli.main([
+        "bias-check", "--bias", "0.9", "--images", "60", "--seeds", "1", "--real-images", "200",
+        "--evaluations", "300", "--generator", stand_ins.NAME, "--scorer", stand_ins.NAME,
+        "--objective", "a clean shape", "a smudge", "--out", str(out), "--quiet",
+    ])
+    printed = capsys.readouterr().out
+    assert status == 0
+    assert "real data bias 0.90" in printed and "worst-group accuracy" in printed
+    rows = pd.read_csv(out)
+    assert list(rows["condition"]) == list(CONDITIONS) and set(METRICS) <= set(rows.columns)
+    assert (rows["bias"] == 0.9).all() and (rows["images"] == 60).all()
