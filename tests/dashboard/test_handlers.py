@@ -250,3 +250,18 @@ def test_warm_up_runs_one_step_and_never_raises(caplog, tmp_path, monkeypatch):
         warm_up(RunConfig(measures=measures, generator="nope", scorer="stand-in"))
     assert "warm-up skipped: generator: got 'nope'" in caplog.text
     assert list(tmp_path.iterdir()) == []  # its temporary run directory is gone
+
+
+def _missing_weights(**kwargs):
+    from core.errors import WeightsNotFoundError
+
+    raise WeightsNotFoundError("weights for 'missing' are not in the local cache; run: hf download x")
+
+
+def test_missing_weights_become_a_message_not_a_traceback(settings, monkeypatch):
+    monkeypatch.setitem(_GENERATORS, "missing", ModelEntry("missing", "tests.dashboard.test_handlers:_missing_weights", "test"))
+    stream = handlers.run(None, settings=settings, **(SMALL_RUN | {"generator": "missing"}))
+    state = next(stream).state
+    with pytest.raises(gr.Error, match="weights for 'missing' are not in the local cache"):
+        next(stream)
+    assert state["runs"] == []  # nothing half-made is listed
