@@ -108,9 +108,10 @@ def grid_image(tiles: np.ndarray, placement: list[tuple[int, int, int]], *, cell
 
 
 def caption(*, measures: Sequence[float], labels: Sequence[str], objective: float) -> str:
-    """'red vs blue 0.31 · triangle vs square -0.12 · quality 0.42'."""
-    parts = [f"{label} {value:+.2f}" for label, value in zip(labels, measures)]
-    return " · ".join(parts + [f"quality {objective:.2f}"])
+    """Compact caption: 'colour +0.31 · shape -0.12 · q 0.42' (labels cut to 12 characters)."""
+    short = lambda label: label if len(label) <= 12 else label[:11] + "…"  # noqa: E731
+    parts = [f"{short(label)} {value:+.2f}" for label, value in zip(labels, measures)]
+    return " · ".join(parts + [f"q {objective:.2f}"])
 
 
 def enlarge(generator, z: np.ndarray, *, side: int = LARGE_SIDE) -> np.ndarray:

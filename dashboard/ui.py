@@ -157,14 +157,14 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                     grid = gr.Image(label="Best image per cell", type="pil", interactive=False, elem_id="qdgs-grid", height=620)
                     with gr.Column():
                         elite_gallery = gr.Gallery(
-                            label="Elites (QD search)", columns=5, height=440, object_fit="contain", elem_id="qdgs-gallery", allow_preview=False,
+                            label="Elites (QD search)", columns=4, height=460, object_fit="contain", elem_id="qdgs-gallery", allow_preview=False,
                         )
                         with gr.Row(equal_height=False):
                             selected_image = gr.Image(label="Selected", type="numpy", interactive=False, height=260, elem_id="qdgs-selected")
                             selected_text = gr.Markdown("Click an image to see its scores.", elem_id="qdgs-selected-text")
                 gr.Markdown(texts.RANDOM_GALLERY_HELP, elem_classes="qdgs-help")
                 random_gallery = gr.Gallery(
-                    label="Random samples (same model, same scorer)", columns=8, height=330, object_fit="contain",
+                    label="Random samples (same model, same scorer)", columns=6, height=360, object_fit="contain",
                     elem_id="qdgs-random-gallery", allow_preview=False,
                 )
             with gr.Tab("Dataset", id="dataset", elem_id="qdgs-tab-dataset"):

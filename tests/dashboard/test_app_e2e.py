@@ -62,7 +62,7 @@ def test_run_plot_gallery_export_and_download(app_url):
     assert heatmap["type"] == "plotly" and heat["data"][0]["type"] == "heatmap"
     dens = json.loads(density["plot"])
     assert [t["type"] for t in dens["data"]] == ["heatmap", "heatmap"]
-    assert len(elites) == 8 and "quality" in elites[0]["caption"]
+    assert len(elites) == 8 and elites[0]["caption"].startswith("colour ") and " · q " in elites[0]["caption"]
     with Image.open(elites[0]["image"]) as img:
         assert img.size == (96, 96)
     with Image.open(grid) as img:

@@ -133,7 +133,9 @@ def test_run_streams_then_shows_everything(finished):
     assert 'data-state="done"' in last.progress
     assert f"{100 * run.summary['qd']['coverage']:.0f}%" in last.cards
     assert len(last.gallery) == len(last.random_gallery) == settings.gallery_size
-    assert last.gallery[0][0].shape == (96, 96, 3) and "quality" in last.gallery[0][1]
+    assert last.gallery[0][0].shape == (96, 96, 3)
+    shown = last.state["shown"]["elites"]  # what a click on the gallery will show
+    assert last.gallery[0][1].startswith("colour ") and last.gallery[0][1].endswith(f"q {shown['objective'][0]:.2f}")
     assert last.runs["value"] == state["current"] and len(last.runs["choices"]) == 1
 
 
