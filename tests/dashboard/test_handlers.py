@@ -267,3 +267,15 @@ def test_missing_weights_become_a_message_not_a_traceback(settings, monkeypatch)
     with pytest.raises(gr.Error, match="weights for 'missing' are not in the local cache"):
         next(stream)
     assert state["runs"] == []  # nothing half-made is listed
+
+
+def test_three_measures_offer_a_pair_selector(settings):
+    rows = [ROWS[0], ROWS[1], ("a green shape", "a blue shape", "green"), ("", "", "")]
+    views = _run_all(None, settings, rows=rows, evaluations=300)
+    pairs = views[-1].pairs
+    assert pairs["visible"] and [v for _, v in pairs["choices"]] == ["0,1", "0,2", "1,2"]
+    state = views[-1].state
+    view = handlers.change_pair(state, "1,2", settings=settings)
+    assert view.heatmap.layout.xaxis.title.text == "shape" and view.heatmap.layout.yaxis.title.text == "green"
+    assert view.density.layout.xaxis.title.text == "shape"
+    assert view.gallery and state["shown"]["labels"] == ["colour", "shape", "green"]
