@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {r['decoder']} | {r['part']} | {r['batch']} | {rate} | {fmt(r.get('peak_gib'), 2)} |")
 
     emitters = 4 if not args.tiny else 2
-    per_emitter = max(1, max_batch // emitters)
+    per_emitter = max(2, max_batch // emitters)  # CMA-ES needs >= 2 solutions per emitter
     srch = search_rates(gen_tiny, scorer, evaluations=evaluations, batch_size=per_emitter, emitters=emitters,
                         calibration=min(evaluations, 256), device=device)
     best_forward = max((r["evals_per_s"] for r in fwd if r["part"] == "forward" and r["decoder"].startswith("tiny")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import zipfile
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import torch
 
 import core  # noqa: F401  (torchvision shim first)
 from core import load_generator, load_scorer
-from core.config import PRESET_MODELS, PRESETS, PromptPair, RunConfig
+from core.config import PRESET_MODELS, PRESETS, RunConfig
 from core.errors import InputError, WeightsNotFoundError
 from core.real import hub
 from core.real.devices import ChunkRunner, OutOfMemory, resolve_device, resolve_dtype
