@@ -242,4 +242,5 @@ def test_cli_runs_and_writes_csv(tmp_path, capsys, monkeypatch):
     assert "real data bias 0.90" in printed and "worst-group accuracy" in printed
     rows = pd.read_csv(out)
     assert list(rows["condition"]) == list(CONDITIONS) and set(METRICS) <= set(rows.columns)
-    assert (rows["bias"] == 0.9).all() and (rows["images"] == 60).all()
+    assert (rows["bias"] == 0.9).all() and (rows["requested_images"] == 60).all()
+    assert rows["images"].tolist() == [0, 60, 60]  # none, random, QD
