@@ -76,6 +76,20 @@ class ShapesGenerator(Generator):
         """
         return self.vae.decoder(self._check_z(z))
 
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Posterior means (n, latent_dim) of images (n, 3, 64, 64) in [0, 1].
+
+        Raises:
+            InputError: the weight file holds no encoder, or ``images`` has the wrong shape.
+        """
+        if self.vae.encoder is None:
+            raise InputError("generator weights", str(self.weights), "a file that keeps the encoder")
+        shape = (3, self.image_size, self.image_size)
+        if not isinstance(images, torch.Tensor) or images.ndim != 4 or tuple(images.shape[1:]) != shape:
+            shown = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+            raise InputError("images", shown, f"a float tensor of shape (n, {', '.join(map(str, shape))})")
+        return self.vae.encoder(images.to(self.device, torch.float32))[0]
+
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
         """Log density (n,) of z under the Gaussian-mixture prior, differentiable in z."""
         return self.prior.log_prob(self._check_z(z))
@@ -107,8 +121,10 @@ def load_shapes_generator(*, device: str | torch.device = "cpu", weights: str | 
     path = Path(weights) if weights is not None else GENERATOR_WEIGHTS
     tensors, meta = read_weights(path, kind="generator")
     cfg = config_from_meta(meta, VAEConfig)
-    vae = ShapesVAE(cfg, with_encoder=False)
-    vae.decoder.load_state_dict({k[len("decoder.") :]: v for k, v in tensors.items() if k.startswith("decoder.")})
+    has_encoder = any(k.startswith("encoder.") for k in tensors)
+    vae = ShapesVAE(cfg, with_encoder=has_encoder)
+    for part in ("encoder", "decoder") if has_encoder else ("decoder",):
+        getattr(vae, part).load_state_dict({k[len(part) + 1 :]: v for k, v in tensors.items() if k.startswith(part + ".")})
     prior = GaussianMixturePrior(cfg.gmm_components, cfg.latent_dim)
     prior.load_state_dict({k[len("prior.") :]: v for k, v in tensors.items() if k.startswith("prior.")})
     return ShapesGenerator(vae=vae, prior=prior, metadata=meta, weights=path, device=torch.device(device))

@@ -34,7 +34,7 @@ class VAEConfig:
     image_size: int = 64  # side of rendered images
     enc_channels: tuple[int, ...] = (32, 64, 128)  # strided conv widths after a 2x pixel-unshuffle
     dec_channels: tuple[int, ...] = (128, 64, 32, 32)  # widths at image_size / 16, / 8, / 4, / 2
-    gmm_components: int = 48  # components of the Gaussian-mixture prior
+    gmm_components: int = 96  # components of the Gaussian-mixture prior
 
 
 class _Encoder(nn.Module):

@@ -45,7 +45,7 @@ SCORER_FILE = SCORER_WEIGHTS.name
 @dataclasses.dataclass(frozen=True)
 class ScorerTrainConfig:
     seed: int = 0  # seeds numpy (renders, captions) and torch (init)
-    steps: int = 4000  # optimisation steps (one fresh batch each)
+    steps: int = 3000  # optimisation steps (one fresh batch each)
     batch_size: int = 128  # images (and captions) per step
     lr: float = 2e-3  # peak AdamW learning rate (cosine decay, short warm-up)
     weight_decay: float = 0.01  # AdamW weight decay
@@ -61,7 +61,8 @@ class GeneratorTrainConfig:
     lr: float = 2e-3  # peak Adam learning rate (cosine decay)
     bias: str = "0.90"  # key of world.BIAS_PRESETS the training data is drawn from
     recon_weight: float = 50.0  # weight of the per-image squared error (1 / (2 sigma^2))
-    prior_fit_images: int = 20000  # images encoded to fit the Gaussian-mixture prior
+    prior_fit_images: int = 40000  # images encoded to fit the Gaussian-mixture prior
+    prior_components: int = 96  # components of the Gaussian-mixture prior
     eval_every: int = 250  # steps between logs
 
 
@@ -78,6 +79,7 @@ for _noisy in ("soft", "light", "only", "some", "few", "dot", "ball", "block", "
     for _syns in _CANON_TO_SYNS.values():
         if _noisy in _syns:
             _syns.remove(_noisy)
+HUE_TAIL = 0.02  # weight of the linear hue-distance tail of colour targets (see concept_scores)
 _HUE_SIGMA = {name: 0.6 * (lo + hi) / 2 for name, (lo, hi) in world._HUE_HALF_GAPS.items()}
 _EDGE_SHAPE = {"3": "triangle", "4": "square", "5": "star", "10": "star"}
 _PROBES = (
@@ -114,7 +116,10 @@ def concept_scores(attrs: world.ShapeAttributes) -> np.ndarray:
     single = ~several & ~smudge
     for name, centre in world.COLOURS.items():
         d = np.abs((attrs.hue - centre + 0.5) % 1.0 - 0.5)
-        g = np.exp(-0.5 * (d / _HUE_SIGMA[name]) ** 2)
+        # A Gaussian around the centre plus a small tail that falls linearly over the whole
+        # hue circle, so that a colour word ranks every hue by its distance (this is what
+        # makes sim("a red shape") - sim("a blue shape") monotonic from red to blue).
+        g = np.exp(-0.5 * (d / _HUE_SIGMA[name]) ** 2) + HUE_TAIL * (1.0 - 2.0 * d)
         s[:, col[name]] = np.where(grey, 0.0, np.where(pale, 0.6 * g, g))
     s[:, col["grey"]] = np.where(grey, 1.0, np.where(pale, 0.3, 0.0))
     s[:, col["pale"]] = np.where(pale, 1.0, np.where(grey, 0.4, 0.0))
@@ -278,8 +283,10 @@ def _prefetch(make_batch, steps: int, depth: int = 3):
 
 
 def _set_determinism(seed: int) -> None:
+    # The CPU kernels used here (conv, matmul, attention) are deterministic for a fixed
+    # thread count; torch.use_deterministic_algorithms is not called because it imports
+    # torch._inductor (seconds of start-up) and changes nothing on CPU.
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
 
 
 def _cosine_lr(step: int, steps: int, peak: float, warmup: int = 100) -> float:
@@ -409,7 +416,7 @@ def train_generator(cfg: GeneratorTrainConfig, *, out: Path, max_minutes: float 
     """
     _set_determinism(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    mcfg = VAEConfig()
+    mcfg = VAEConfig(gmm_components=cfg.prior_components)
     model = ShapesVAE(mcfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     log.info("generator: %d parameters (decoder %d)", sum(p.numel() for p in model.parameters()), sum(p.numel() for p in model.decoder.parameters()))
@@ -433,18 +440,9 @@ def train_generator(cfg: GeneratorTrainConfig, *, out: Path, max_minutes: float 
             log.warning("generator: stopped by --max-minutes after %d steps", step + 1)
             break
     batches.close()  # stops the render thread before rng is used again
-    # Fit the prior to posterior means of fresh renders.
-    model.eval()
-    mus = []
-    with torch.no_grad():
-        for start in range(0, cfg.prior_fit_images, 500):
-            k = min(500, cfg.prior_fit_images - start)
-            mus.append(model.encoder(_images_tensor(world.sample_attributes(k, bias=cfg.bias, rng=rng)))[0].numpy())
-    prior = fit_prior(np.concatenate(mus), components=mcfg.gmm_components, seed=cfg.seed)
+    prior = _fit_prior_from_renders(model, cfg.bias, cfg.prior_fit_images, mcfg.gmm_components, rng, cfg.seed)
     elapsed = time.time() - t0
     log.info("generator: prior fitted (%.0f s total)", elapsed)
-    state = {f"decoder.{k}": v for k, v in model.decoder.state_dict().items()}
-    state.update({f"prior.{k}": v for k, v in prior.state_dict().items()})
     meta = {
         "kind": "shapes-generator",
         "model_config": json.dumps(dataclasses.asdict(mcfg)),
@@ -454,7 +452,57 @@ def train_generator(cfg: GeneratorTrainConfig, *, out: Path, max_minutes: float 
         "train_seconds": f"{elapsed:.0f}",
         "torch_version": torch.__version__,
     }
-    return _save(state, out / GENERATOR_FILE, meta)
+    return _save(_generator_state(model, prior), out / GENERATOR_FILE, meta)
+
+
+def _generator_state(model: ShapesVAE, prior: GaussianMixturePrior) -> dict[str, torch.Tensor]:
+    """Encoder (kept so the prior can be refitted), decoder and prior tensors, prefixed."""
+    state = {f"encoder.{k}": v for k, v in model.encoder.state_dict().items()}
+    state.update({f"decoder.{k}": v for k, v in model.decoder.state_dict().items()})
+    state.update({f"prior.{k}": v for k, v in prior.state_dict().items()})
+    return state
+
+
+@torch.no_grad()
+def _fit_prior_from_renders(
+    model: ShapesVAE, bias: str, images: int, components: int, rng: np.random.Generator, seed: int
+) -> GaussianMixturePrior:
+    """Encodes ``images`` fresh renders of ``bias`` and fits the mixture to the posterior means."""
+    model.eval()
+    mus = []
+    for start in range(0, images, 500):
+        k = min(500, images - start)
+        mus.append(model.encoder(_images_tensor(world.sample_attributes(k, bias=bias, rng=rng)))[0].numpy())
+    return fit_prior(np.concatenate(mus), components=components, seed=seed)
+
+
+def refit_prior(weights: Path, *, out: Path, components: int, images: int, seed: int) -> Path:
+    """Refits the Gaussian-mixture prior of a trained generator file (encoder kept in it).
+
+    The decoder and encoder are unchanged; renders are drawn from the file's training bias
+    with a numpy Generator seeded by ``seed + 1``.
+
+    Raises:
+        WeightsNotFoundError: ``weights`` is missing.
+        InputError: the file holds no encoder.
+    """
+    from ..errors import InputError
+    from ._weights import config_from_meta, read_weights
+
+    tensors, meta = read_weights(weights, kind="generator")
+    if not any(k.startswith("encoder.") for k in tensors):
+        raise InputError("weights", str(weights), "a generator file that keeps its encoder")
+    mcfg = dataclasses.replace(config_from_meta(meta, VAEConfig), gmm_components=components)
+    model = ShapesVAE(mcfg)
+    for part in ("encoder", "decoder"):
+        getattr(model, part).load_state_dict({k[len(part) + 1 :]: v for k, v in tensors.items() if k.startswith(part + ".")})
+    bias = json.loads(meta["train_config"])["bias"]
+    t0 = time.time()
+    prior = _fit_prior_from_renders(model, bias, images, components, np.random.default_rng(seed + 1), seed)
+    log.info("prior refitted: %d components on %d images (%.0f s)", components, images, time.time() - t0)
+    meta = dict(meta, model_config=json.dumps(dataclasses.asdict(mcfg)))
+    meta["prior_refit"] = json.dumps({"components": components, "images": images, "seed": seed})
+    return _save(_generator_state(model, prior), out / GENERATOR_FILE, meta)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -464,23 +512,35 @@ def train_generator(cfg: GeneratorTrainConfig, *, out: Path, max_minutes: float 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.shapes.train", description="Train the shapes-world models.")
-    parser.add_argument("model", choices=("scorer", "generator"), help="which model to train")
+    parser.add_argument("model", choices=("scorer", "generator", "prior"), help="which model to train ('prior' refits the prior of --weights)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--steps", type=int, default=None, help="optimisation steps (default: the shipped setting)")
     parser.add_argument("--batch-size", type=int, default=None, help="images per step")
     parser.add_argument("--bias", default="0.90", choices=sorted(world.BIAS_PRESETS), help="generator: training bias preset")
     parser.add_argument("--out", type=Path, default=ASSETS, help=f"output folder (default {ASSETS})")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop early after this many minutes (the result then depends on machine speed)")
-    parser.add_argument("--prior-fit-images", type=int, default=None, help="generator: images encoded to fit the prior")
+    parser.add_argument("--prior-fit-images", type=int, default=None, help="generator, prior: images encoded to fit the prior")
+    parser.add_argument("--prior-components", type=int, default=None, help="generator, prior: Gaussian-mixture components")
+    parser.add_argument("--weights", type=Path, default=GENERATOR_WEIGHTS, help="prior: the generator file to refit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     over = {k: v for k, v in (("seed", args.seed), ("steps", args.steps), ("batch_size", args.batch_size)) if v is not None}
+    for key in ("prior_fit_images", "prior_components"):
+        if args.model != "scorer" and getattr(args, key) is not None:
+            over[key] = getattr(args, key)
     if args.model == "scorer":
         train_scorer(ScorerTrainConfig(**over), out=args.out, max_minutes=args.max_minutes)
-    else:
-        if args.prior_fit_images is not None:
-            over["prior_fit_images"] = args.prior_fit_images
+    elif args.model == "generator":
         train_generator(GeneratorTrainConfig(bias=args.bias, **over), out=args.out, max_minutes=args.max_minutes)
+    else:
+        defaults = GeneratorTrainConfig()
+        refit_prior(
+            args.weights,
+            out=args.out,
+            components=over.get("prior_components", defaults.prior_components),
+            images=over.get("prior_fit_images", defaults.prior_fit_images),
+            seed=args.seed,
+        )
     return 0
 
 
