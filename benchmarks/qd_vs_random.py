@@ -13,6 +13,7 @@ random's, search + export <= 60 s.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
@@ -24,7 +25,7 @@ import core  # noqa: E402,F401  (torchvision shim)
 from core.config import PRESETS, PromptPair, RunConfig  # noqa: E402
 from core.export import export_balanced  # noqa: E402
 from core.models import get_models  # noqa: E402
-from core.search import run_search  # noqa: E402
+from core.search import SearchSettings, run_search  # noqa: E402
 
 
 def main() -> None:
@@ -40,7 +41,20 @@ def main() -> None:
     p.add_argument("--images", type=int, default=1000)
     p.add_argument("--bins", type=int, default=10)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--quality", type=float, default=None, help="export quality threshold (default: the export's)")
+    p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                   help="override SearchSettings fields, e.g. archive_learning_rate=0.05 evaluator.realism_weight=0")
     args = p.parse_args()
+    settings = SearchSettings()
+    for item in args.set:
+        key, value = item.split("=", 1)
+        if key.startswith("evaluator."):
+            ev = dataclasses.replace(settings.evaluator, **{key[10:]: type(getattr(settings.evaluator, key[10:]))(float(value))})
+            settings = dataclasses.replace(settings, evaluator=ev)
+        else:
+            settings = dataclasses.replace(settings, **{key: type(getattr(settings, key))(float(value))})
+    if args.set:
+        print("settings:", settings)
 
     measures = PRESETS[args.preset]
     objective = None
@@ -74,10 +88,13 @@ def main() -> None:
         )
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()
-            run = run_search(config, run_dir=Path(tmp) / "run", generator=generator, scorer=scorer)
+            run = run_search(config, run_dir=Path(tmp) / "run", generator=generator, scorer=scorer, settings=settings)
             search_s = time.perf_counter() - t
             t = time.perf_counter()
-            result = export_balanced(run, images=args.images, bins=args.bins, out=Path(tmp) / "x.zip", generator=generator, scorer=scorer)
+            result = export_balanced(
+                run, images=args.images, bins=args.bins, out=Path(tmp) / "x.zip", generator=generator, scorer=scorer,
+                quality_threshold=args.quality,
+            )
             export_s = time.perf_counter() - t
         qd, rnd = run.summary["qd"], run.summary["random"]
         eq, er = result.metrics["qd"], result.metrics["random"]

@@ -46,10 +46,11 @@ class EvaluatorSettings:
     """How the objective and the calibration are computed."""
 
     objective_scale: float = OBJECTIVE_SCALE  # multiplies the quality pair's score
-    realism_weight: float = 1.0  # objective units lost per nat of log-prior below the floor; 0 = off
+    realism_weight: float = 0.1  # objective units lost per nat of log-prior below the floor; 0 = off
     realism_percentile: float = 5.0  # floor = this percentile of log_prior over prior samples
-    range_percentiles: tuple[float, float] = (0.5, 99.5)  # measure range from prior samples ...
-    range_margin: float = 0.1  # ... widened by this fraction of its span on each side
+    range_percentiles: tuple[float, float] = (1.0, 99.0)  # measure range from prior samples ...
+    range_margin: float = 0.0  # ... widened by this fraction of its span on each side (values
+    # beyond a range fall in its edge cell, so edge cells are open-ended)
     offset_percentile: float = 1.0  # objective offset (QD score, CMA-MAE threshold) ...
     offset_margin: float = 0.25  # ... this percentile of prior objectives minus margin x spread
     chunk_size: int = 512  # largest batch pushed through the models at once

@@ -71,12 +71,16 @@ def uniformity_bins(num_measures: int) -> int:
 class SearchSettings:
     """Emitter and archive settings (scales are relative to the prior's spread)."""
 
-    calibration_samples: int = 512  # prior samples used to calibrate ranges (they join the random pool)
+    calibration_samples: int = 512  # at most this many prior samples calibrate ranges ...
+    calibration_fraction: float = 0.2  # ... and at most this fraction of the budget; they seed both
+    # the QD archive and the random baseline and count as evaluations of both
     archive_learning_rate: float = 0.1  # CMA-MAE(GA) threshold learning rate
     es_sigma: float = 0.5  # CMA-ME / CMA-MAE step size, x prior std
     gaussian_sigma: float = 0.25  # MAP-Elites mutation std, x prior std
-    dqd_sigma: float = 0.5  # CMA-MAEGA gradient coefficient std, x prior std (gradients unit norm)
-    dqd_lr: float = 0.2  # CMA-MAEGA gradient-ascent step on the solution point, x prior std
+    dqd_sigma: float = 1.5  # CMA-MAEGA gradient coefficient std, x prior std (gradients unit norm)
+    dqd_lr: float = 0.5  # CMA-MAEGA gradient-ascent step on the solution point, x prior std
+    restart_every: int = 1  # CMA-MAE(GA) emitters restart from a random elite after this many
+    # steps; 0 = only when their CMA-ES converges (pyribs' "basic" rule)
     evaluator: EvaluatorSettings = EvaluatorSettings()
 
 
@@ -133,7 +137,7 @@ class Search:
         n_random = max(config.evaluations, step, settings.calibration_samples)
         self._random_z = generator.sample_prior(n_random, seed=random_seed).detach().cpu().double().numpy()
         base = Evaluator.from_config(config, generator=generator, scorer=scorer, settings=settings.evaluator)
-        n_cal = min(settings.calibration_samples, n_random)
+        n_cal = max(2, min(settings.calibration_samples, round(settings.calibration_fraction * config.evaluations)))
         self.calibration, cal_eval = calibrate(base, self._random_z[:n_cal], fixed_ranges=config.measure_ranges)
         self.evaluator = base.with_floor(self.calibration.log_prior_floor)
         self._random_scored = [Samples(self._random_z[:n_cal], cal_eval.measures, cal_eval.objective)]
@@ -148,9 +152,13 @@ class Search:
             emitter_seed=emitter_seed,
         )
         self.random_archive = self._new_archive(learning_rate=None, seed=archive_seed)
-        self._pool_parts: list[Samples] = []
+        # The search starts from the calibration samples: they are its first evaluations.
+        seed_samples = self._random_scored[0]
+        self._pool_parts: list[Samples] = [seed_samples]
+        for archive in {id(a): a for a in (self.scheduler.archive, self.scheduler.result_archive)}.values():
+            archive.add(solution=seed_samples.z, objective=seed_samples.objective, measures=seed_samples.measures)
         self.iteration = 0
-        self.evaluations = 0
+        self.evaluations = len(seed_samples)
         self._search_seconds = 0.0
 
     # ---- set-up -------------------------------------------------------------------------
@@ -185,7 +193,7 @@ class Search:
                     ranker="imp",
                     grad_opt="gradient_ascent",
                     selection_rule="mu",
-                    restart_rule="basic",
+                    restart_rule=s.restart_every or "basic",
                     batch_size=cfg.batch_size,
                     seed=seeds[i],
                 )
@@ -199,7 +207,7 @@ class Search:
                     sigma0=s.es_sigma * scale,
                     ranker="imp" if mae else "2imp",
                     selection_rule="mu" if mae else "filter",
-                    restart_rule="basic" if mae else "no_improvement",
+                    restart_rule=(s.restart_every or "basic") if mae else "no_improvement",
                     batch_size=cfg.batch_size,
                     seed=seeds[i],
                 )

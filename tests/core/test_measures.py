@@ -86,9 +86,14 @@ def test_calibration_ranges_hold_prior_samples(generator, scorer):
     z = generator.sample_prior(300, seed=6)
     cal, scored = calibrate(ev, z)
     assert len(cal.measure_ranges) == 2
+    lo_p, hi_p = ev.settings.range_percentiles
     for j, (lo, hi) in enumerate(cal.measure_ranges):
+        span = np.percentile(scored.measures[:, j], hi_p) - np.percentile(scored.measures[:, j], lo_p)
+        m = ev.settings.range_margin
+        assert lo == pytest.approx(np.percentile(scored.measures[:, j], lo_p) - m * span)
+        assert hi == pytest.approx(np.percentile(scored.measures[:, j], hi_p) + m * span)
         inside = (scored.measures[:, j] >= lo) & (scored.measures[:, j] <= hi)
-        assert inside.mean() >= 0.99
+        assert inside.mean() >= (hi_p - lo_p) / 100 - 0.01
     assert cal.objective_offset < np.percentile(scored.objective, 5)
     assert cal.log_prior_floor is not None
     fixed, _ = calibrate(ev, z, fixed_ranges=[(-1, 1), (-0.5, 0.5)])
