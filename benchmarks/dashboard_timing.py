@@ -33,7 +33,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-TIMEOUT_MS = 180_000
+TIMEOUT_MS = 120_000
 
 
 def free_port() -> int:
@@ -67,6 +67,24 @@ def heatmap_text(page) -> str:
     return page.evaluate("() => document.getElementById('qdgs-heatmap')?.textContent || ''")
 
 
+def _timed_runs(page, repeats: int, first: list, total: list, shot) -> None:
+    """Clicks Run ``repeats`` times; records seconds to the first heatmap and to the end."""
+    for i in range(repeats):
+        before = heatmap_text(page)
+        clicked = time.perf_counter()
+        page.click("#qdgs-run")
+        page.wait_for_function(
+            "(b) => { const t = document.getElementById('qdgs-heatmap')?.textContent || ''; return t.includes('cells filled') && t !== b; }",
+            arg=before, timeout=TIMEOUT_MS,
+        )
+        first.append(time.perf_counter() - clicked)
+        if i == 0:
+            shot(page, "02-running")
+        wait_state(page, "done")
+        total.append(time.perf_counter() - clicked)
+        page.wait_for_timeout(300)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="runs timed from click to first heatmap")
@@ -79,12 +97,14 @@ def main() -> None:
     runs_root = tempfile.mkdtemp(prefix="qdgs-bench-")
     env = dict(os.environ, GRADIO_SERVER_PORT=str(port), QDGS_RUNS_ROOT=runs_root, QDGS_KEEP_RUNS="0")
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log_path = Path(runs_root) / "app.log"
+    log_file = open(log_path, "wb")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         while True:
             if proc.poll() is not None:
-                raise SystemExit("app.py exited:\n" + proc.stderr.read().decode()[-3000:])
+                raise SystemExit("app.py exited:\n" + log_path.read_text()[-3000:])
             try:
                 with urllib.request.urlopen(url, timeout=1) as r:
                     if r.status == 200:
@@ -110,20 +130,12 @@ def main() -> None:
             shot(page, "01-start")
 
             first, total = [], []
-            for i in range(args.repeats):
-                before = heatmap_text(page)
-                clicked = time.perf_counter()
-                page.click("#qdgs-run")
-                page.wait_for_function(
-                    "(b) => { const t = document.getElementById('qdgs-heatmap')?.textContent || ''; return t.includes('cells filled') && t !== b; }",
-                    arg=before, timeout=TIMEOUT_MS,
-                )
-                first.append(time.perf_counter() - clicked)
-                if i == 0:
-                    shot(page, "02-running")
-                wait_state(page, "done")
-                total.append(time.perf_counter() - clicked)
-                page.wait_for_timeout(300)
+            try:
+                _timed_runs(page, args.repeats, first, total, shot)
+            except Exception:
+                page.screenshot(path=str(Path(runs_root) / "failure.png"), full_page=True)
+                print(f"failure screenshot: {Path(runs_root) / 'failure.png'}", file=sys.stderr)
+                raise
             print(f"click Run -> first heatmap: median {statistics.median(first):.2f} s over {len(first)} runs {[round(v, 2) for v in first]}")
             print(f"click Run -> run finished (default budget): median {statistics.median(total):.1f} s {[round(v, 1) for v in total]}")
             progress_text = page.locator("#qdgs-progress").inner_text()
@@ -162,7 +174,11 @@ def main() -> None:
             browser.close()
         rss, peak = rss_mib(proc.pid)
         print(f"RSS of the app after runs and an export: {rss:.0f} MiB (peak {peak:.0f} MiB)")
+    except BaseException:
+        print("app log (tail):\n" + log_path.read_text()[-3000:], file=sys.stderr)
+        raise
     finally:
+        log_file.close()
         proc.terminate()
         try:
             proc.wait(timeout=20)

@@ -66,7 +66,7 @@ def progress_bar(*, evaluations: int, total: int, elapsed: float, state: str) ->
         evaluations: evaluations done.
         total: evaluation budget.
         elapsed: seconds since the run started.
-        state: "running", "stopping", "stopped", "done" or "idle".
+        state: "running", "stopping", "finishing", "stopped", "done" or "idle".
     """
     frac = 0.0 if total <= 0 else min(1.0, evaluations / total)
     if state == "running" and evaluations > 0:
@@ -74,6 +74,8 @@ def progress_bar(*, evaluations: int, total: int, elapsed: float, state: str) ->
         tail = f"about {format_seconds(eta)} left"
     elif state == "stopping":
         tail = "stopping…"
+    elif state == "finishing":
+        tail = "drawing the samples…"
     elif state == "stopped":
         tail = f"stopped after {format_seconds(elapsed)}; results kept"
     elif state == "done":

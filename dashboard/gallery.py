@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .plots import cell_grid
 
-__all__ = ["render_thumbnails", "elite_grid", "grid_image", "caption", "enlarge"]
+__all__ = ["render", "to_thumbnails", "render_thumbnails", "elite_grid", "grid_image", "caption", "enlarge"]
 
 THUMB_SIDE = 96  # pixels of a gallery thumbnail
 GRID_TILE = 72  # pixels of one tile of the elite grid image
@@ -22,29 +22,42 @@ RENDER_BATCH = 64  # latents rendered per forward pass
 LABEL_FONT_SIZE = 18  # axis labels of the grid image
 
 
-def render_thumbnails(generator, z: np.ndarray, *, side: int = THUMB_SIDE) -> np.ndarray:
-    """Renders latents and resizes them to square thumbnails.
+def render(generator, z: np.ndarray) -> torch.Tensor:
+    """Renders latents at export quality, in batches, without gradients.
 
     Args:
         generator: a :class:`core.interfaces.Generator`.
         z: (n, latent_dim) latents.
-        side: thumbnail side in pixels.
 
     Returns:
-        (n, side, side, 3) uint8 images.
+        (n, 3, H, W) float tensor in [0, 1], on the CPU.
     """
     z = np.asarray(z, dtype=np.float32).reshape(len(z), -1)
-    out = np.zeros((len(z), side, side, 3), dtype=np.uint8)
+    parts = []
     with torch.no_grad():
         for start in range(0, len(z), RENDER_BATCH):
             zb = torch.from_numpy(z[start : start + RENDER_BATCH]).to(generator.device)
-            x = generator.render_final(zb).clamp(0, 1).float().cpu()  # (b, 3, H, W)
-            arr = (x.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
-            for i, img in enumerate(arr):
-                pil = Image.fromarray(img)
-                resample = Image.Resampling.NEAREST if pil.width * 2 <= side else Image.Resampling.LANCZOS
-                out[start + i] = np.asarray(pil.resize((side, side), resample))
+            parts.append(generator.render_final(zb).clamp(0, 1).float().cpu())
+    if not parts:
+        side = int(getattr(generator, "image_size", 1))
+        return torch.zeros((0, 3, side, side))
+    return torch.cat(parts)
+
+
+def to_thumbnails(images: torch.Tensor, *, side: int = THUMB_SIDE) -> np.ndarray:
+    """(n, 3, H, W) images in [0, 1] -> (n, side, side, 3) uint8 thumbnails."""
+    arr = (images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
+    out = np.zeros((len(arr), side, side, 3), dtype=np.uint8)
+    for i, img in enumerate(arr):
+        pil = Image.fromarray(img)
+        resample = Image.Resampling.NEAREST if pil.width * 2 <= side else Image.Resampling.LANCZOS
+        out[i] = np.asarray(pil.resize((side, side), resample))
     return out
+
+
+def render_thumbnails(generator, z: np.ndarray, *, side: int = THUMB_SIDE) -> np.ndarray:
+    """Renders latents (see :func:`render`) as (n, side, side, 3) uint8 thumbnails."""
+    return to_thumbnails(render(generator, z), side=side)
 
 
 def elite_grid(
@@ -99,10 +112,10 @@ def grid_image(tiles: np.ndarray, placement: list[tuple[int, int, int]], *, cell
     for tile, (r, c, _) in zip(tiles, placement):
         img.paste(Image.fromarray(tile), (margin + gap + c * (t + gap), gap + r * (t + gap)))
     draw = ImageDraw.Draw(img)
-    draw.text((margin + 4, height - margin + 6), f"{labels[0]}  →", fill=ink, font=font)
+    draw.text((margin + 4, height - margin + 6), f"{labels[0]}  -->", fill=ink, font=font)
     if len(labels) > 1 and rows > 1:
         y_label = Image.new("RGB", (height - margin, margin), background)
-        ImageDraw.Draw(y_label).text((4, 6), f"{labels[1]}  →", fill=ink, font=font)
+        ImageDraw.Draw(y_label).text((4, 6), f"{labels[1]}  -->", fill=ink, font=font)
         img.paste(y_label.rotate(90, expand=True), (0, 0))
     return img
 

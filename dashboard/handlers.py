@@ -226,29 +226,36 @@ def _maps(md: data.MapData, axes: tuple[int, ...]) -> tuple[Any, Any]:
     return heat, dens
 
 
-def _galleries(md: data.MapData, axes: tuple[int, ...], generator, settings: Settings) -> tuple[Any, list, list, dict]:
-    """Grid image, elite gallery, random gallery, and what they show (for clicks)."""
+def _galleries(
+    md: data.MapData, axes: tuple[int, ...], generator, scorer, settings: Settings
+) -> tuple[Any, list, list, dict, tuple[float | None, float | None]]:
+    """Grid image, elite gallery, random gallery, what they show (for clicks), diversity.
+
+    Each latent is rendered once: the grid's elites (the gallery shows the first of them) and
+    the random samples; the diversity figures embed those same images.
+    """
     cells = settings.grid_cells
     placement = gallery.elite_grid(md.elite_measures, md.elite_objective, md.ranges, cells=cells, axes=axes)
     idx = np.array([i for _, _, i in placement], dtype=int)
-    tiles = gallery.render_thumbnails(generator, md.elite_z[idx], side=gallery.GRID_TILE) if len(idx) else np.zeros((0, 1, 1, 3), np.uint8)
+    grid_images = gallery.render(generator, md.elite_z[idx])
+    tiles = gallery.to_thumbnails(grid_images, side=gallery.GRID_TILE)
     rows = cells if len(axes) == 2 else 1
     grid = gallery.grid_image(tiles, placement, cells=cells, rows=rows, labels=[md.labels[a] for a in axes])
     shown_idx = idx[: settings.gallery_size]
-    thumbs = gallery.render_thumbnails(generator, md.elite_z[shown_idx]) if len(shown_idx) else []
+    thumbs = gallery.to_thumbnails(grid_images[: len(shown_idx)])
     elites = [
         (thumbs[n], gallery.caption(measures=md.elite_measures[i], labels=md.labels, objective=md.elite_objective[i]))
         for n, i in enumerate(shown_idx)
     ]
     rnd = md.random.head(settings.gallery_size)
-    rthumbs = gallery.render_thumbnails(generator, rnd.z) if len(rnd) else []
+    random_images = gallery.render(generator, rnd.z)
+    rthumbs = gallery.to_thumbnails(random_images)
     randoms = [
         (rthumbs[n], gallery.caption(measures=rnd.measures[n], labels=md.labels, objective=float(rnd.objective[n])))
         for n in range(len(rnd))
     ]
     shown = {
         "labels": list(md.labels),
-        "grid_z": md.elite_z[idx].tolist(),
         "elites": {
             "z": md.elite_z[shown_idx].tolist(),
             "measures": md.elite_measures[shown_idx].tolist(),
@@ -256,7 +263,7 @@ def _galleries(md: data.MapData, axes: tuple[int, ...], generator, settings: Set
         },
         "random": {"z": rnd.z.tolist(), "measures": rnd.measures.tolist(), "objective": rnd.objective.tolist()},
     }
-    return grid, elites, randoms, shown
+    return grid, elites, randoms, shown, _diversity(scorer, grid_images, random_images)
 
 
 def _cards_from_event(event: ProgressEvent, diversity: tuple[float | None, float | None] = (None, None)) -> str:
@@ -280,16 +287,15 @@ def _cards_from_summary(summary: dict, diversity: tuple[float | None, float | No
     )
 
 
-def _diversity(generator, scorer, elite_z: np.ndarray, random_z: np.ndarray) -> tuple[float | None, float | None]:
-    """Vendi score of the elites in the grid image and of as many random samples (image embeddings)."""
-    n = min(len(elite_z), len(random_z))
+def _diversity(scorer, elite_images: torch.Tensor, random_images: torch.Tensor) -> tuple[float | None, float | None]:
+    """Vendi score of the image embeddings of as many elites as random samples (both sides)."""
+    n = min(len(elite_images), len(random_images))
     if n < 2:
         return None, None
     out = []
     with torch.no_grad():
-        for z in (elite_z[:n], random_z[:n]):
-            x = generator.render_final(torch.as_tensor(np.asarray(z), dtype=torch.float32, device=generator.device))
-            emb = scorer.embed_images(x).float().cpu().numpy()
+        for images in (elite_images[:n], random_images[:n]):
+            emb = scorer.embed_images(images.to(scorer.device)).float().cpu().numpy()
             out.append(float(metrics.vendi_score(emb)))
     return out[0], out[1]
 
@@ -395,7 +401,7 @@ def run(
             heat, dens = _maps(md, axes)
             status = "stopping" if stop_flag.is_set() and not event.done else "running"
             if event.done:
-                status = "stopped" if event.stopped else "done"
+                status = "finishing"  # "done" / "stopped" come with the final view, galleries included
             yield View(
                 progress=cards.progress_bar(
                     evaluations=event.evaluations, total=event.total_evaluations, elapsed=event.elapsed, state=status
@@ -403,7 +409,7 @@ def run(
                 cards=_cards_from_event(event),
                 heatmap=heat,
                 density=dens,
-                curves=plots.progress_curves(data.history_frame(history)),
+                curves=plots.progress_curves(data.history_frame(history), total=event.total_evaluations),
             )
     except errors.InputError as exc:
         raise _user_error(exc) from None
@@ -430,10 +436,9 @@ def _final_view(state: dict, name: str, axes: tuple[int, ...], pairs: dict, even
     md = data.from_run(run_obj)
     generator, scorer = get_models(run_obj.config)
     heat, dens = _maps(md, axes)
-    grid, elites, randoms, shown = _galleries(md, axes, generator, settings)
+    grid, elites, randoms, shown, diversity = _galleries(md, axes, generator, scorer, settings)
     state["shown"] = shown
     summary = run_obj.summary
-    diversity = _diversity(generator, scorer, np.asarray(shown["grid_z"], dtype=np.float32), md.random.z)
     status = summary.get("status", "done")
     evaluations = int(summary.get("evaluations", 0))
     return View(
@@ -444,7 +449,7 @@ def _final_view(state: dict, name: str, axes: tuple[int, ...], pairs: dict, even
         cards=_cards_from_summary(summary, diversity),
         heatmap=heat,
         density=dens,
-        curves=plots.progress_curves(run_obj.history) if len(run_obj.history) else None,
+        curves=plots.progress_curves(run_obj.history, total=run_obj.config.evaluations) if len(run_obj.history) else None,
         grid=grid,
         gallery=elites,
         random_gallery=randoms,
@@ -473,8 +478,8 @@ def change_pair(state: dict | None, pair: str, *, settings: Settings) -> View:
     md = data.from_run(run_obj)
     axes = _axes(pair, len(md.labels))
     heat, dens = _maps(md, axes)
-    generator, _ = get_models(run_obj.config)
-    grid, elites, randoms, shown = _galleries(md, axes, generator, settings)
+    generator, scorer = get_models(run_obj.config)
+    grid, elites, randoms, shown, _ = _galleries(md, axes, generator, scorer, settings)
     state["shown"] = shown
     return View(state=state, heatmap=heat, density=dens, grid=grid, gallery=elites, random_gallery=randoms)
 

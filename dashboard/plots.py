@@ -276,19 +276,21 @@ def export_density_map(*, counts: np.ndarray, labels: Sequence[str], bin_labels:
     return _layout(fig, title=f"Exported dataset: {int(counts.sum())} images in {counts.size} bins", height=380)
 
 
-def progress_curves(history: pd.DataFrame) -> go.Figure:
+def progress_curves(history: pd.DataFrame, *, total: int | None = None) -> go.Figure:
     """Coverage and uniformity over evaluations, QD (solid) vs random sampling (dashed).
 
     Args:
         history: one row per progress event with columns ``evaluations``, ``coverage``,
             ``uniformity`` and, when known, ``random_coverage``, ``random_uniformity``.
+        total: the evaluation budget; fixes the x axis to [0, total] so the curves grow
+            into a stable frame while the search runs.
     """
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=("Coverage", "Uniformity"))
     for col, name in enumerate(("coverage", "uniformity"), start=1):
         if name in history:
             fig.add_trace(
                 go.Scatter(
-                    x=history["evaluations"], y=history[name], mode="lines", name="QD search",
+                    x=history["evaluations"], y=history[name], mode="lines+markers", name="QD search",
                     line={"color": QD_COLOUR, "width": 3}, showlegend=col == 1,
                 ),
                 row=1, col=col,
@@ -304,7 +306,10 @@ def progress_curves(history: pd.DataFrame) -> go.Figure:
                 row=1, col=col,
             )
         fig.update_yaxes(range=[0, 1.02], tickformat=".0%", gridcolor="#e5e7eb", row=1, col=col)
-        fig.update_xaxes(title_text="evaluations", gridcolor="#e5e7eb", row=1, col=col)
+        fig.update_xaxes(
+            title_text="evaluations", gridcolor="#e5e7eb", row=1, col=col,
+            range=[0, total * 1.02] if total else None, rangemode="tozero",
+        )
     fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0.5, "xanchor": "center"})
     fig.update_annotations(font_size=FONT_SIZE + 1)
     return _layout(fig, title="", height=380)

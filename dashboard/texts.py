@@ -64,7 +64,7 @@ METRIC_TIPS = {
     ),
     "qd_score": "Sum of the quality of the best image in every filled cell: rewards both reach and quality.",
     "diversity": (
-        "Vendi score of the image embeddings of the images in the grid (and of as many random "
+        "Vendi score of the image embeddings of the elites in the gallery (and of as many random "
         "samples): the effective number of distinct images."
     ),
     "best_objective": "Quality of the best image found so far.",

@@ -210,10 +210,14 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 yield _view_outputs(view, run_outputs)
 
         run_inputs = [state, *boxes, obj_pos, obj_neg, generator, scorer, algorithm, evaluations, resolution, seed]
+        # Run is greyed out from the click until the search and its final view are complete,
+        # so a click is never silently dropped (and never queues a second run by mistake).
         run_btn.click(
+            lambda: gr.update(interactive=False), outputs=[run_btn], queue=False, api_visibility="private", show_progress="hidden",
+        ).then(
             do_run, inputs=run_inputs, outputs=run_components, api_name="run", trigger_mode="once",
             concurrency_id="heavy", concurrency_limit=settings.concurrency, show_progress="full", show_progress_on=[progress],
-        )
+        ).then(lambda: gr.update(interactive=True), outputs=[run_btn], queue=False, api_visibility="private", show_progress="hidden")
 
         def do_stop(st):
             html = handlers.stop(st)
