@@ -21,9 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
 import core  # noqa: E402,F401  (torchvision shim)
 from core.config import PRESETS, PromptPair, RunConfig  # noqa: E402
-from core.export import export_balanced  # noqa: E402
+from core.export import export_balanced, select_balanced  # noqa: E402
+from core.measures import Evaluator  # noqa: E402
 from core.models import get_models  # noqa: E402
 from core.search import SearchSettings, run_search  # noqa: E402
 
@@ -41,6 +45,7 @@ def main() -> None:
     p.add_argument("--images", type=int, default=1000)
     p.add_argument("--bins", type=int, default=10)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--resolution", type=int, default=RunConfig.archive_resolution, help="archive cells per measure")
     p.add_argument("--quality", type=float, default=None, help="export quality threshold (default: the export's)")
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                    help="override SearchSettings fields, e.g. archive_learning_rate=0.05 evaluator.realism_weight=0")
@@ -72,8 +77,11 @@ def main() -> None:
     load_s = time.perf_counter() - t0
     print(f"models loaded in {load_s:.2f} s ({args.generator} / {args.scorer}); algorithm {args.algorithm}; "
           f"{args.evaluations} evaluations; export {args.images} images over {args.bins} bins per measure")
-    header = ("seed", "qd_cov", "rnd_cov", "cov_x", "qd_H", "rnd_H", "qd_vendi", "rnd_vendi", "short", "search_s", "export_s", "total_s")
+    header = ("seed", "qd_cov", "rnd_cov", "cov_x", "qd_H", "rnd_H", "qd_vendi", "rnd_vendi", "qd_qual", "rnd_qual",
+              "qd_unreal", "short", "search_s", "export_s", "total_s")
     print(" ".join(f"{h:>9}" for h in header))
+    print("(qd_qual/rnd_qual: mean quality term of the exports without the realism penalty; qd_unreal: share of "
+          "exported latents below the prior's 5th-percentile log-density)")
     for seed in args.seeds:
         config = RunConfig(
             measures=measures,
@@ -84,6 +92,7 @@ def main() -> None:
             evaluations=args.evaluations,
             batch_size=args.batch_size,
             emitters=args.emitters,
+            archive_resolution=args.resolution,
             seed=seed,
         )
         with tempfile.TemporaryDirectory() as tmp:
@@ -96,11 +105,22 @@ def main() -> None:
                 quality_threshold=args.quality,
             )
             export_s = time.perf_counter() - t
+            # Realism check of what was exported: the quality term alone (no realism penalty)
+            # and the share of latents less likely under the prior than its 5th-percentile sample.
+            sel = select_balanced(run, images=args.images, bins=args.bins, quality_threshold=args.quality)
+            plain = Evaluator.from_config(config, generator=generator, scorer=scorer)
+            rnd_idx = np.flatnonzero(run.random_pool.objective >= sel.quality_threshold)[: len(sel.indices)]
+            qd_q = plain.evaluate(run.pool.z[sel.indices]).quality.mean()
+            rnd_q = plain.evaluate(run.random_pool.z[rnd_idx]).quality.mean()
+            floor = np.percentile(generator.log_prior(torch.as_tensor(run.random_pool.z, dtype=torch.float32)).detach().numpy(), 5)
+            lp = generator.log_prior(torch.as_tensor(run.pool.z[sel.indices], dtype=torch.float32)).detach().numpy()
+            unreal = float((lp < floor).mean())
         qd, rnd = run.summary["qd"], run.summary["random"]
         eq, er = result.metrics["qd"], result.metrics["random"]
         row = (
             seed, qd["coverage"], rnd["coverage"], qd["coverage"] / max(rnd["coverage"], 1e-9), eq["uniformity"],
-            er["uniformity"], eq["vendi"], er["vendi"], len(result.short_bins), search_s, export_s, search_s + export_s,
+            er["uniformity"], eq["vendi"], er["vendi"], float(qd_q), float(rnd_q), unreal, len(result.short_bins),
+            search_s, export_s, search_s + export_s,
         )
         print(" ".join(f"{v:>9.3f}" if isinstance(v, float) else f"{v:>9}" for v in row), flush=True)
         print(f"          export: {result.n_images} images; random export {er['images']}; "

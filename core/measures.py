@@ -46,7 +46,7 @@ class EvaluatorSettings:
     """How the objective and the calibration are computed."""
 
     objective_scale: float = OBJECTIVE_SCALE  # multiplies the quality pair's score
-    realism_weight: float = 0.1  # objective units lost per nat of log-prior below the floor; 0 = off
+    realism_weight: float = 0.3  # objective units lost per nat of log-prior below the floor; 0 = off
     realism_percentile: float = 5.0  # floor = this percentile of log_prior over prior samples
     range_percentiles: tuple[float, float] = (1.0, 99.0)  # measure range from prior samples ...
     range_margin: float = 0.0  # ... widened by this fraction of its span on each side (values
