@@ -24,7 +24,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-TIMEOUT_MS = 60_000
+TIMEOUT_MS = 120_000
 
 pytestmark = [
     pytest.mark.browser,
@@ -83,13 +83,27 @@ def _wait_state(page, state: str) -> None:
     page.wait_for_selector(f'#qdgs-progress .qdgs-progress[data-state="{state}"]', timeout=TIMEOUT_MS)
 
 
+def _wait_progress(page, pattern: str) -> None:
+    """Waits until the progress text matches the JS regex ``pattern``; says what it showed if not."""
+    try:
+        page.wait_for_function(
+            "p => new RegExp(p).test(document.getElementById('qdgs-progress')?.textContent || '')", arg=pattern, timeout=TIMEOUT_MS
+        )
+    except Exception as exc:  # noqa: BLE001 - re-raised with what the page showed
+        shown = page.locator("#qdgs-progress").inner_text()
+        raise AssertionError(f"progress never matched {pattern!r}; it shows {shown!r}") from exc
+
+
 def _set_budget(page, value: int) -> None:
     accordion = page.get_by_text("Advanced", exact=True)
     if not page.locator("#qdgs-evaluations").is_visible():
         accordion.click()
     box = page.locator("#qdgs-evaluations input[type=number]")
     box.fill(str(value))
-    box.press("Enter")
+    box.press("Tab")  # blur: the component sends its value
+    page.wait_for_function(
+        "v => document.querySelector('#qdgs-evaluations input[type=number]').value === v", arg=str(value), timeout=TIMEOUT_MS
+    )
 
 
 def test_prompts_run_maps_gallery_stop_and_download(page, tmp_path):
@@ -131,7 +145,7 @@ def test_prompts_run_maps_gallery_stop_and_download(page, tmp_path):
     _set_budget(page, 20000)
     page.click("#qdgs-run")
     _wait_state(page, "running")
-    page.wait_for_function("() => /[1-9][\\d,]* \\/ 20,000/.test(document.getElementById('qdgs-progress').textContent)")
+    _wait_progress(page, r"[1-9][\d,]* / 20,000")
     clicked = time.perf_counter()
     page.click("#qdgs-stop")
     _wait_state(page, "stopped")
