@@ -1,7 +1,9 @@
-"""The built-in shapes generator: a small VAE decoder plus its Gaussian-mixture prior.
+"""The built-in shapes generator: a small VAE decoder, its sampling prior and a smooth density.
 
 The decoder was trained on biased renders (see ``describe()["training_bias"]``); sampling
-its prior reproduces that bias, which is what a quality-diversity search corrects.
+its prior (one kernel per encoded training render) reproduces that bias, which is what a
+quality-diversity search corrects. ``log_prior`` is a smooth Gaussian-mixture density of
+the same latents, for the search's realism term (see ``core.shapes.train.fit_density``).
 """
 
 from __future__ import annotations
@@ -15,17 +17,18 @@ import torch
 from ..errors import InputError
 from ..interfaces import Generator
 from ._weights import GENERATOR_WEIGHTS, availability, config_from_meta, read_weights
-from .models import GaussianMixturePrior, ShapesVAE, VAEConfig
+from .models import GaussianMixturePrior, KernelPrior, ShapesVAE, VAEConfig
 
 __all__ = ["ShapesGenerator", "load_shapes_generator", "generator_available"]
 
 
 class ShapesGenerator(Generator):
-    """Decoder (differentiable in z) and a Gaussian-mixture prior over z.
+    """Decoder (differentiable in z), a sampling prior over z and a smooth density of z.
 
     Args:
         vae: A :class:`ShapesVAE` (only its decoder is used).
-        prior: The fitted :class:`GaussianMixturePrior`.
+        prior: The fitted :class:`KernelPrior` (what ``sample_prior`` draws from).
+        density: The fitted :class:`GaussianMixturePrior` (what ``log_prior`` evaluates).
         metadata: Header metadata of the weight file (training settings).
         weights: Path the weights were read from.
         device: Torch device to run on.
@@ -34,11 +37,19 @@ class ShapesGenerator(Generator):
     name = "shapes"
 
     def __init__(
-        self, *, vae: ShapesVAE, prior: GaussianMixturePrior, metadata: dict[str, str], weights: Path, device: torch.device
+        self,
+        *,
+        vae: ShapesVAE,
+        prior: KernelPrior,
+        density: GaussianMixturePrior,
+        metadata: dict[str, str],
+        weights: Path,
+        device: torch.device,
     ) -> None:
         self.device = device
         self.vae = vae.to(device).eval().requires_grad_(False)
         self.prior = prior.to(device)
+        self.density = density.to(device)
         self.latent_dim = vae.cfg.latent_dim
         self.image_size = vae.cfg.image_size
         self.metadata = metadata
@@ -51,7 +62,7 @@ class ShapesGenerator(Generator):
         return z.to(self.device, torch.float32)
 
     def sample_prior(self, n: int, seed: int | None = None) -> torch.Tensor:
-        """Draws ``n`` latents from the Gaussian-mixture prior.
+        """Draws ``n`` latents from the prior (the encoded training renders, slightly widened).
 
         Args:
             n: Number of latents (>= 0).
@@ -91,8 +102,13 @@ class ShapesGenerator(Generator):
         return self.vae.encoder(images.to(self.device, torch.float32))[0]
 
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
-        """Log density (n,) of z under the Gaussian-mixture prior, differentiable in z."""
-        return self.prior.log_prob(self._check_z(z))
+        """Log density (n,) of z, differentiable in z.
+
+        A smooth Gaussian mixture fitted to the same encoded renders as the prior: a guide
+        to where realistic latents lie that a search can follow, not the exact density of
+        ``sample_prior`` (whose kernels are too narrow to guide a search).
+        """
+        return self.density.log_prob(self._check_z(z))
 
     def describe(self) -> dict:
         out = super().describe()
@@ -125,9 +141,11 @@ def load_shapes_generator(*, device: str | torch.device = "cpu", weights: str | 
     vae = ShapesVAE(cfg, with_encoder=has_encoder)
     for part in ("encoder", "decoder") if has_encoder else ("decoder",):
         getattr(vae, part).load_state_dict({k[len(part) + 1 :]: v for k, v in tensors.items() if k.startswith(part + ".")})
-    prior = GaussianMixturePrior(cfg.gmm_components, cfg.latent_dim)
+    prior = KernelPrior(cfg.prior_kernels, cfg.latent_dim)
     prior.load_state_dict({k[len("prior.") :]: v for k, v in tensors.items() if k.startswith("prior.")})
-    return ShapesGenerator(vae=vae, prior=prior, metadata=meta, weights=path, device=torch.device(device))
+    density = GaussianMixturePrior(cfg.gmm_components, cfg.latent_dim)
+    density.load_state_dict({k[len("density.") :]: v for k, v in tensors.items() if k.startswith("density.")})
+    return ShapesGenerator(vae=vae, prior=prior, density=density, metadata=meta, weights=path, device=torch.device(device))
 
 
 def generator_available() -> tuple[bool, str]:

@@ -7,6 +7,7 @@ safetensors header, so a weight file carries what is needed to rebuild its model
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 from torch import nn
@@ -16,6 +17,7 @@ __all__ = [
     "VAEConfig",
     "ShapesVAE",
     "GaussianMixturePrior",
+    "KernelPrior",
     "ScorerConfig",
     "ImageEncoder",
     "TextEncoder",
@@ -34,7 +36,8 @@ class VAEConfig:
     image_size: int = 64  # side of rendered images
     enc_channels: tuple[int, ...] = (32, 64, 128)  # strided conv widths after a 2x pixel-unshuffle
     dec_channels: tuple[int, ...] = (128, 64, 32, 32)  # widths at image_size / 16, / 8, / 4, / 2
-    gmm_components: int = 96  # components of the Gaussian-mixture prior
+    gmm_components: int = 96  # components of the smooth density (Gaussian mixture) of z
+    prior_kernels: int = 4096  # components of the sampling prior (one per encoded training render)
 
 
 class _Encoder(nn.Module):
@@ -100,8 +103,48 @@ class ShapesVAE(nn.Module):
         return self.decoder(z), mu, logvar
 
 
+class KernelPrior(nn.Module):
+    """A diagonal-covariance Gaussian mixture over z with many components, stored as buffers.
+
+    The shipped sampling prior is a kernel estimate of the VAE's aggregate posterior: one component per
+    encoded training render, centred on its posterior mean, with the posterior's standard
+    deviations widened by a bandwidth (see ``core.shapes.train.fit_prior``).
+
+    Buffers: ``weights`` (K,), ``means`` (K, d), ``scales`` (K, d) (standard deviations).
+    """
+
+    def __init__(self, components: int, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("weights", torch.full((components,), 1.0 / components))
+        self.register_buffer("means", torch.zeros(components, dim))
+        self.register_buffer("scales", torch.ones(components, dim))
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """(n, d) samples, a pure function of ``generator``'s state (drawn on CPU)."""
+        comp = torch.multinomial(self.weights.cpu(), n, replacement=True, generator=generator)  # (n,)
+        eps = torch.randn(n, self.means.shape[1], generator=generator)  # (n, d)
+        return self.means.cpu()[comp] + self.scales.cpu()[comp] * eps
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """(n,) log density of z (n, d), differentiable in z.
+
+        The squared Mahalanobis distances to all K components come from three matrix
+        products, so memory is O(n K), not O(n K d).
+        """
+        prec = self.scales.to(z.dtype).pow(-2)  # (K, d)
+        means = self.means.to(z.dtype)
+        maha = (z * z) @ prec.T - 2.0 * z @ (means * prec).T + (means * means * prec).sum(-1)  # (n, K)
+        maha = maha.clamp_min(0.0)
+        d = z.shape[1]
+        log_norm = -torch.log(self.scales.to(z.dtype)).sum(-1) - 0.5 * d * math.log(2 * math.pi)  # (K,)
+        return torch.logsumexp(-0.5 * maha + log_norm + torch.log(self.weights.to(z.dtype)), dim=-1)
+
+
 class GaussianMixturePrior(nn.Module):
-    """A full-covariance Gaussian mixture over z, stored as buffers.
+    """A full-covariance Gaussian mixture over z with few components, stored as buffers.
+
+    The shipped generator uses one as a smooth density of its latents (the search's realism
+    term); see ``core.shapes.train.fit_density``.
 
     Buffers: ``weights`` (K,), ``means`` (K, d), ``scale_tril`` (K, d, d) (Cholesky factors
     of the covariances).

@@ -12,8 +12,11 @@ truly describes, weighted by how well (hue distance for colours, distance to the
 ranges for sizes), computed from the caption's canonical tokens (:func:`concept_scores`).
 
 The generator is a VAE with a FiLM-modulated last decoder block, trained on renders of one
-bias preset; afterwards a Gaussian mixture is fitted to the encoder's posterior means and
-shipped as the generator's prior (sampling N(0, I) does not reproduce the data's bias).
+bias preset. Afterwards two distributions over z are fitted and shipped with it: the
+sampling prior, one kernel per encoded training render (the VAE's aggregate posterior;
+sampling N(0, I) does not reproduce the data's bias, nor does a ~100-component Gaussian
+mixture), and a smooth density, a Gaussian mixture fitted to posterior means, for the
+search's realism term.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import torch
 from torch.nn import functional as F
 
 from . import vocab, world
-from .models import DualEncoder, GaussianMixturePrior, ScorerConfig, ShapesVAE, VAEConfig
+from .models import DualEncoder, GaussianMixturePrior, KernelPrior, ScorerConfig, ShapesVAE, VAEConfig
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +64,10 @@ class GeneratorTrainConfig:
     lr: float = 2e-3  # peak Adam learning rate (cosine decay)
     bias: str = "0.90"  # key of world.BIAS_PRESETS the training data is drawn from
     recon_weight: float = 50.0  # weight of the per-image squared error (1 / (2 sigma^2))
-    prior_fit_images: int = 40000  # images encoded to fit the Gaussian-mixture prior
-    prior_components: int = 96  # components of the Gaussian-mixture prior
+    prior_kernels: int = 4096  # training renders encoded into the sampling prior (one component each)
+    prior_bandwidth: float = 0.1  # added to the posterior standard deviations of the prior's components
+    density_fit_images: int = 40000  # renders encoded to fit the smooth density (realism term)
+    density_components: int = 96  # its Gaussian-mixture components
     eval_every: int = 250  # steps between logs
 
 
@@ -395,17 +400,45 @@ def _save(state: dict[str, torch.Tensor], path: Path, meta: dict[str, str]) -> P
 # ---------------------------------------------------------------------------------------------
 
 
-def fit_prior(mu: np.ndarray, *, components: int, seed: int) -> GaussianMixturePrior:
-    """Fits a full-covariance Gaussian mixture to posterior means ``mu`` (n, d)."""
+@torch.no_grad()
+def fit_prior(mu: torch.Tensor, sigma: torch.Tensor, *, bandwidth: float) -> KernelPrior:
+    """The VAE's aggregate posterior as a mixture: one component per encoded render.
+
+    Component i is N(mu_i, diag(sigma_i^2 + bandwidth^2)), all with equal weight. Sampling
+    it reproduces the training data's attribute frequencies (measured in
+    ``benchmarks/shapes_world.py``); sampling a Gaussian mixture with ~100 components fitted
+    to the posterior means did not (it put mass between clusters: squares of mixed colours,
+    half-formed shapes).
+
+    Args:
+        mu: (K, d) posterior means.
+        sigma: (K, d) posterior standard deviations.
+        bandwidth: Extra standard deviation (>= 0) in every dimension.
+    """
+    prior = KernelPrior(mu.shape[0], mu.shape[1])
+    prior.means.copy_(mu)
+    prior.scales.copy_((sigma.double() ** 2 + bandwidth**2).sqrt().float())
+    return prior
+
+
+def fit_density(mu: np.ndarray, *, components: int, seed: int) -> GaussianMixturePrior:
+    """A full-covariance Gaussian mixture fitted to posterior means ``mu`` (n, d).
+
+    A smooth density of where the generator's latents lie, for the search's realism term:
+    the kernel prior's own density is peaked around its components (a step of 0.3 from a
+    sample costs ~45 nats), so it would confine the search to the training latents, while
+    this one lets it move between them (measured: the kernel density as the realism term
+    left the rare combinations, e.g. blue triangles, unfound).
+    """
     from sklearn.mixture import GaussianMixture
 
     gmm = GaussianMixture(components, covariance_type="full", reg_covar=1e-4, max_iter=200, random_state=seed, n_init=1)
     gmm.fit(mu.astype(np.float64))
-    prior = GaussianMixturePrior(components, mu.shape[1])
-    prior.weights.copy_(torch.from_numpy(gmm.weights_ / gmm.weights_.sum()).float())
-    prior.means.copy_(torch.from_numpy(gmm.means_).float())
-    prior.scale_tril.copy_(torch.from_numpy(np.linalg.cholesky(gmm.covariances_)).float())
-    return prior
+    density = GaussianMixturePrior(components, mu.shape[1])
+    density.weights.copy_(torch.from_numpy(gmm.weights_ / gmm.weights_.sum()).float())
+    density.means.copy_(torch.from_numpy(gmm.means_).float())
+    density.scale_tril.copy_(torch.from_numpy(np.linalg.cholesky(gmm.covariances_)).float())
+    return density
 
 
 def train_generator(cfg: GeneratorTrainConfig, *, out: Path, max_minutes: float | None = None) -> Path:
@@ -416,7 +449,7 @@ def train_generator(cfg: GeneratorTrainConfig, *, out: Path, max_minutes: float 
     """
     _set_determinism(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    mcfg = VAEConfig(gmm_components=cfg.prior_components)
+    mcfg = VAEConfig(gmm_components=cfg.density_components, prior_kernels=cfg.prior_kernels)
     model = ShapesVAE(mcfg)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     log.info("generator: %d parameters (decoder %d)", sum(p.numel() for p in model.parameters()), sum(p.numel() for p in model.decoder.parameters()))
@@ -440,7 +473,7 @@ def train_generator(cfg: GeneratorTrainConfig, *, out: Path, max_minutes: float 
             log.warning("generator: stopped by --max-minutes after %d steps", step + 1)
             break
     batches.close()  # stops the render thread before rng is used again
-    prior = _fit_prior_from_renders(model, cfg.bias, cfg.prior_fit_images, mcfg.gmm_components, rng, cfg.seed)
+    prior, density = _fit_priors(model, cfg, cfg.seed)
     elapsed = time.time() - t0
     log.info("generator: prior fitted (%.0f s total)", elapsed)
     meta = {
@@ -452,35 +485,47 @@ def train_generator(cfg: GeneratorTrainConfig, *, out: Path, max_minutes: float 
         "train_seconds": f"{elapsed:.0f}",
         "torch_version": torch.__version__,
     }
-    return _save(_generator_state(model, prior), out / GENERATOR_FILE, meta)
+    return _save(_generator_state(model, prior, density), out / GENERATOR_FILE, meta)
 
 
-def _generator_state(model: ShapesVAE, prior: GaussianMixturePrior) -> dict[str, torch.Tensor]:
-    """Encoder (kept so the prior can be refitted), decoder and prior tensors, prefixed."""
+def _generator_state(model: ShapesVAE, prior: KernelPrior, density: GaussianMixturePrior) -> dict[str, torch.Tensor]:
+    """Encoder (kept so the prior can be refitted), decoder, prior and density tensors, prefixed."""
     state = {f"encoder.{k}": v for k, v in model.encoder.state_dict().items()}
     state.update({f"decoder.{k}": v for k, v in model.decoder.state_dict().items()})
     state.update({f"prior.{k}": v for k, v in prior.state_dict().items()})
+    state.update({f"density.{k}": v for k, v in density.state_dict().items()})
     return state
 
 
 @torch.no_grad()
-def _fit_prior_from_renders(
-    model: ShapesVAE, bias: str, images: int, components: int, rng: np.random.Generator, seed: int
-) -> GaussianMixturePrior:
-    """Encodes ``images`` fresh renders of ``bias`` and fits the mixture to the posterior means."""
+@torch.no_grad()
+def _encode_renders(model: ShapesVAE, bias: str, n: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior means and standard deviations (n, d) of ``n`` fresh renders of ``bias``."""
+    mus, sigmas = [], []
+    for start in range(0, n, 500):
+        mu, logvar = model.encoder(_images_tensor(world.sample_attributes(min(500, n - start), bias=bias, rng=rng)))[:2]
+        mus.append(mu)
+        sigmas.append((0.5 * logvar).exp())
+    return torch.cat(mus), torch.cat(sigmas)
+
+
+def _fit_priors(model: ShapesVAE, cfg: GeneratorTrainConfig, seed: int) -> tuple[KernelPrior, GaussianMixturePrior]:
+    """The sampling prior (renders from numpy seed ``seed + 1``) and the smooth density (``seed + 2``)."""
     model.eval()
-    mus = []
-    for start in range(0, images, 500):
-        k = min(500, images - start)
-        mus.append(model.encoder(_images_tensor(world.sample_attributes(k, bias=bias, rng=rng)))[0].numpy())
-    return fit_prior(np.concatenate(mus), components=components, seed=seed)
+    mu, sigma = _encode_renders(model, cfg.bias, cfg.prior_kernels, np.random.default_rng(seed + 1))
+    prior = fit_prior(mu, sigma, bandwidth=cfg.prior_bandwidth)
+    mu, _ = _encode_renders(model, cfg.bias, cfg.density_fit_images, np.random.default_rng(seed + 2))
+    density = fit_density(mu.numpy(), components=cfg.density_components, seed=seed)
+    return prior, density
 
 
-def refit_prior(weights: Path, *, out: Path, components: int, images: int, seed: int) -> Path:
-    """Refits the Gaussian-mixture prior of a trained generator file (encoder kept in it).
+def refit_prior(weights: Path, *, out: Path, cfg: GeneratorTrainConfig) -> Path:
+    """Refits the sampling prior and the density of a trained generator file (encoder kept in it).
 
-    The decoder and encoder are unchanged; renders are drawn from the file's training bias
-    with a numpy Generator seeded by ``seed + 1``.
+    The decoder and encoder are unchanged; the prior fields of ``cfg`` (kernels, bandwidth,
+    density images and components, seed) are used, its bias is the file's. This is exactly
+    what ``train_generator`` does after training, so a refit with the training seed and
+    default settings gives the file a full run would have written.
 
     Raises:
         WeightsNotFoundError: ``weights`` is missing.
@@ -492,17 +537,23 @@ def refit_prior(weights: Path, *, out: Path, components: int, images: int, seed:
     tensors, meta = read_weights(weights, kind="generator")
     if not any(k.startswith("encoder.") for k in tensors):
         raise InputError("weights", str(weights), "a generator file that keeps its encoder")
-    mcfg = dataclasses.replace(config_from_meta(meta, VAEConfig), gmm_components=components)
+    known = {f.name for f in dataclasses.fields(GeneratorTrainConfig)}
+    trained = {k: v for k, v in json.loads(meta["train_config"]).items() if k in known}
+    prior_fields = ("seed", "prior_kernels", "prior_bandwidth", "density_fit_images", "density_components")
+    cfg = dataclasses.replace(GeneratorTrainConfig(**trained), **{k: getattr(cfg, k) for k in prior_fields})
+    mcfg = dataclasses.replace(
+        config_from_meta(meta, VAEConfig), gmm_components=cfg.density_components, prior_kernels=cfg.prior_kernels
+    )
     model = ShapesVAE(mcfg)
     for part in ("encoder", "decoder"):
         getattr(model, part).load_state_dict({k[len(part) + 1 :]: v for k, v in tensors.items() if k.startswith(part + ".")})
-    bias = json.loads(meta["train_config"])["bias"]
     t0 = time.time()
-    prior = _fit_prior_from_renders(model, bias, images, components, np.random.default_rng(seed + 1), seed)
-    log.info("prior refitted: %d components on %d images (%.0f s)", components, images, time.time() - t0)
-    meta = dict(meta, model_config=json.dumps(dataclasses.asdict(mcfg)))
-    meta["prior_refit"] = json.dumps({"components": components, "images": images, "seed": seed})
-    return _save(_generator_state(model, prior), out / GENERATOR_FILE, meta)
+    prior, density = _fit_priors(model, cfg, cfg.seed)
+    log.info("prior refitted: %d kernels, bandwidth %g; density: %d components (%.0f s)",
+             cfg.prior_kernels, cfg.prior_bandwidth, cfg.density_components, time.time() - t0)
+    meta = dict(meta, model_config=json.dumps(dataclasses.asdict(mcfg)), train_config=json.dumps(dataclasses.asdict(cfg)))
+    meta["prior_refit"] = json.dumps({k: getattr(cfg, k) for k in prior_fields})
+    return _save(_generator_state(model, prior, density), out / GENERATOR_FILE, meta)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -519,13 +570,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bias", default="0.90", choices=sorted(world.BIAS_PRESETS), help="generator: training bias preset")
     parser.add_argument("--out", type=Path, default=ASSETS, help=f"output folder (default {ASSETS})")
     parser.add_argument("--max-minutes", type=float, default=None, help="stop early after this many minutes (the result then depends on machine speed)")
-    parser.add_argument("--prior-fit-images", type=int, default=None, help="generator, prior: images encoded to fit the prior")
-    parser.add_argument("--prior-components", type=int, default=None, help="generator, prior: Gaussian-mixture components")
+    parser.add_argument("--prior-kernels", type=int, default=None, help="generator, prior: renders encoded into the sampling prior (one component each)")
+    parser.add_argument("--prior-bandwidth", type=float, default=None, help="generator, prior: standard deviation added to each kernel")
+    parser.add_argument("--density-fit-images", type=int, default=None, help="generator, prior: renders encoded to fit the smooth density")
+    parser.add_argument("--density-components", type=int, default=None, help="generator, prior: Gaussian-mixture components of the density")
     parser.add_argument("--weights", type=Path, default=GENERATOR_WEIGHTS, help="prior: the generator file to refit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     over = {k: v for k, v in (("seed", args.seed), ("steps", args.steps), ("batch_size", args.batch_size)) if v is not None}
-    for key in ("prior_fit_images", "prior_components"):
+    for key in ("prior_kernels", "prior_bandwidth", "density_fit_images", "density_components"):
         if args.model != "scorer" and getattr(args, key) is not None:
             over[key] = getattr(args, key)
     if args.model == "scorer":
@@ -533,14 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.model == "generator":
         train_generator(GeneratorTrainConfig(bias=args.bias, **over), out=args.out, max_minutes=args.max_minutes)
     else:
-        defaults = GeneratorTrainConfig()
-        refit_prior(
-            args.weights,
-            out=args.out,
-            components=over.get("prior_components", defaults.prior_components),
-            images=over.get("prior_fit_images", defaults.prior_fit_images),
-            seed=args.seed,
-        )
+        refit_prior(args.weights, out=args.out, cfg=GeneratorTrainConfig(bias=args.bias, **over))
     return 0
 
 

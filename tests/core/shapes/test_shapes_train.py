@@ -1,5 +1,7 @@
 """Smoke tests of the training scripts: a few steps into a temporary folder, then loaded."""
 
+import math
+
 import numpy as np
 import torch
 from safetensors.torch import load_file
@@ -19,22 +21,45 @@ def test_scorer_script_runs_and_is_deterministic(tmp_path):
 
 
 def test_generator_script_runs_and_is_deterministic(tmp_path):
-    args = ["generator", "--steps", "2", "--batch-size", "8", "--prior-fit-images", "200", "--prior-components", "4", "--seed", "5"]
+    prior = ["--prior-kernels", "50", "--density-fit-images", "200", "--density-components", "4"]
+    args = ["generator", "--steps", "2", "--batch-size", "8", *prior, "--seed", "5"]
     for name in ("a", "b"):
         train.main([*args, "--out", str(tmp_path / name)])
     a, b = (load_file(tmp_path / n / train.GENERATOR_FILE) for n in ("a", "b"))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert {k.split(".")[0] for k in a} == {"encoder", "decoder", "prior"}
+    assert {k.split(".")[0] for k in a} == {"encoder", "decoder", "prior", "density"}
     gen = load_shapes_generator(weights=tmp_path / "a" / train.GENERATOR_FILE)
     assert gen.render(gen.sample_prior(2, seed=0)).shape == (2, 3, 64, 64)
-    assert gen.prior.weights.shape == (4,)
+    assert gen.prior.means.shape == (50, gen.latent_dim) and gen.density.weights.shape == (4,)
 
-    # The prior can be refitted from the kept encoder, leaving the decoder as it was.
-    train.main(["prior", "--weights", str(tmp_path / "a" / train.GENERATOR_FILE), "--prior-fit-images", "100",
-                "--prior-components", "3", "--out", str(tmp_path / "c")])
+    # A refit from the kept encoder with the training seed gives what training wrote, and
+    # other prior settings change only the prior and the density.
+    train.main(["prior", "--weights", str(tmp_path / "a" / train.GENERATOR_FILE), *prior, "--seed", "5", "--out", str(tmp_path / "c")])
     c = load_file(tmp_path / "c" / train.GENERATOR_FILE)
-    assert c["prior.weights"].shape == (3,)
-    assert all(torch.equal(a[k], c[k]) for k in a if not k.startswith("prior."))
+    assert all(torch.equal(a[k], c[k]) for k in a)
+    train.main(["prior", "--weights", str(tmp_path / "a" / train.GENERATOR_FILE), "--prior-kernels", "30",
+                "--prior-bandwidth", "0.3", "--density-fit-images", "100", "--density-components", "3", "--out", str(tmp_path / "d")])
+    d = load_file(tmp_path / "d" / train.GENERATOR_FILE)
+    assert d["prior.means"].shape[0] == 30 and d["density.weights"].shape == (3,)
+    assert all(torch.equal(a[k], d[k]) for k in a if k.startswith(("encoder.", "decoder.")))
+
+
+def test_kernel_prior_samples_and_density_match_their_definition():
+    from core.shapes.models import KernelPrior
+
+    prior = KernelPrior(2, 3)
+    prior.means.copy_(torch.tensor([[0.0, 0.0, 0.0], [10.0, 10.0, 10.0]]))
+    prior.scales.copy_(torch.tensor([[1.0, 1.0, 1.0], [0.5, 0.5, 0.5]]))
+    z = prior.sample(4000, torch.Generator().manual_seed(0))
+    near_second = (z - 10).norm(dim=1) < 3
+    assert 0.45 < near_second.float().mean() < 0.55
+    assert abs(z[near_second].std().item() - 0.5) < 0.05
+    q = torch.tensor([[0.3, -0.2, 0.1], [9.0, 10.5, 10.0]])
+    dists = torch.distributions
+    ref = torch.logsumexp(torch.stack([
+        dists.Independent(dists.Normal(prior.means[k], prior.scales[k]), 1).log_prob(q) + math.log(0.5) for k in range(2)
+    ]), dim=0)
+    assert torch.allclose(prior.log_prob(q), ref, atol=1e-4)
 
 
 def test_caption_targets_cover_every_matching_image():
