@@ -473,7 +473,7 @@ def train_generator(cfg: GeneratorTrainConfig, *, out: Path, max_minutes: float 
             log.warning("generator: stopped by --max-minutes after %d steps", step + 1)
             break
     batches.close()  # stops the render thread before rng is used again
-    prior, density = _fit_priors(model, cfg, cfg.seed)
+    prior, density = _fit_priors(model, cfg)
     elapsed = time.time() - t0
     log.info("generator: prior fitted (%.0f s total)", elapsed)
     meta = {
@@ -509,8 +509,9 @@ def _encode_renders(model: ShapesVAE, bias: str, n: int, rng: np.random.Generato
     return torch.cat(mus), torch.cat(sigmas)
 
 
-def _fit_priors(model: ShapesVAE, cfg: GeneratorTrainConfig, seed: int) -> tuple[KernelPrior, GaussianMixturePrior]:
-    """The sampling prior (renders from numpy seed ``seed + 1``) and the smooth density (``seed + 2``)."""
+def _fit_priors(model: ShapesVAE, cfg: GeneratorTrainConfig) -> tuple[KernelPrior, GaussianMixturePrior]:
+    """The sampling prior (renders from numpy seed ``cfg.seed + 1``) and the smooth density (``cfg.seed + 2``)."""
+    seed = cfg.seed
     model.eval()
     mu, sigma = _encode_renders(model, cfg.bias, cfg.prior_kernels, np.random.default_rng(seed + 1))
     prior = fit_prior(mu, sigma, bandwidth=cfg.prior_bandwidth)
@@ -548,7 +549,7 @@ def refit_prior(weights: Path, *, out: Path, cfg: GeneratorTrainConfig) -> Path:
     for part in ("encoder", "decoder"):
         getattr(model, part).load_state_dict({k[len(part) + 1 :]: v for k, v in tensors.items() if k.startswith(part + ".")})
     t0 = time.time()
-    prior, density = _fit_priors(model, cfg, cfg.seed)
+    prior, density = _fit_priors(model, cfg)
     log.info("prior refitted: %d kernels, bandwidth %g; density: %d components (%.0f s)",
              cfg.prior_kernels, cfg.prior_bandwidth, cfg.density_components, time.time() - t0)
     meta = dict(meta, model_config=json.dumps(dataclasses.asdict(mcfg)), train_config=json.dumps(dataclasses.asdict(cfg)))
