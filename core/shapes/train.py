@@ -102,6 +102,8 @@ _PROBES = (
     "a clean single shape",
     "one shape with sharp edges",
     "a pale grey shape",
+    "an irregular shape",
+    "a shape in mixed colours",
 )
 
 
@@ -119,19 +121,31 @@ def concept_scores(attrs: world.ShapeAttributes) -> np.ndarray:
     several = attrs.count > 1
     smudge = attrs.smudge
     single = ~several & ~smudge
-    for name, centre in world.COLOURS.items():
-        d = np.abs((attrs.hue - centre + 0.5) % 1.0 - 0.5)
+    two_colour = ~np.isnan(attrs.hue2)
+    morphed = attrs.is_hybrid() & ~two_colour
+
+    def hue_score(hue: np.ndarray, name: str, centre: float) -> np.ndarray:
+        d = np.abs((hue - centre + 0.5) % 1.0 - 0.5)
         # A Gaussian around the centre plus a small tail that falls linearly over the whole
         # hue circle, so that a colour word ranks every hue by its distance (this is what
         # makes sim("a red shape") - sim("a blue shape") monotonic from red to blue).
-        g = np.exp(-0.5 * (d / _HUE_SIGMA[name]) ** 2) + HUE_TAIL * (1.0 - 2.0 * d)
+        return np.exp(-0.5 * (d / _HUE_SIGMA[name]) ** 2) + HUE_TAIL * (1.0 - 2.0 * d)
+
+    for name, centre in world.COLOURS.items():
+        g = hue_score(attrs.hue, name, centre)
+        # A two-coloured shape is half each colour: neither colour word describes it well.
+        g = np.where(two_colour, 0.5 * np.maximum(g, hue_score(np.nan_to_num(attrs.hue2), name, centre)), g)
         s[:, col[name]] = np.where(grey, 0.0, np.where(pale, 0.6 * g, g))
     s[:, col["grey"]] = np.where(grey, 1.0, np.where(pale, 0.3, 0.0))
     s[:, col["pale"]] = np.where(pale, 1.0, np.where(grey, 0.4, 0.0))
     for idx, name in enumerate(world.SHAPES):
         is_shape = attrs.shape == idx
         s[:, col[name]] = np.where(single & is_shape, 1.0, np.where(several & is_shape, 0.3, 0.0))
+        # An outline between two shapes is neither: a little of each, like several shapes.
+        s[:, col[name]] = np.where(morphed & (is_shape | (attrs.morph_shape == idx)), 0.3, np.where(morphed, 0.0, s[:, col[name]]))
     s[:, col["shape"]] = np.where(smudge, 0.5, 1.0)
+    s[:, col["irregular"]] = np.where(morphed, 1.0, np.where(smudge, 0.6, 0.0))
+    s[:, col["mixed"]] = np.where(two_colour, 1.0, 0.0)
     small = 1 / (1 + np.exp(-(world.SIZES["small"][1] - attrs.size) / 0.025))
     large = 1 / (1 + np.exp(-(attrs.size - world.SIZES["large"][0]) / 0.025))
     medium = np.clip(1 - small - large, 0, 1)
@@ -186,7 +200,23 @@ def make_captions(attrs: world.ShapeAttributes, rng: np.random.Generator, *, syn
         words: list[str] = []
         noun = w("shape") if rng.random() < 0.3 else "shape"
         suffix = ""
-        if attrs.smudge[j]:
+        hybrid_outline = labels["hybrid"][j] and np.isnan(attrs.hue2[j])
+        if hybrid_outline:  # never named after either shape it blends
+            if rng.random() < 0.5:
+                words.append(w(colour))
+            words.append(w("irregular"))
+            noun = w("shape") if rng.random() < 0.5 else "shape"
+        elif not np.isnan(attrs.hue2[j]):
+            second = world.hue_to_colour(np.array([attrs.hue2[j]]))[0]
+            r = rng.random()
+            if r < 0.4:
+                words += [w(colour), "and", w(second)]
+            elif r < 0.8:
+                words.append(w("mixed"))
+            else:
+                suffix = " in mixed colours"  # ("two colours" would read as several shapes)
+            noun = w(shape) if rng.random() < 0.5 else "shape"
+        elif attrs.smudge[j]:
             if rng.random() < 0.5:
                 words.append(w(colour))
             if rng.random() < 0.2:

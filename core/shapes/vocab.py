@@ -31,6 +31,8 @@ TOKENS: tuple[str, ...] = (
     "shape",
     *SIZES,
     "smudge",
+    "irregular",
+    "mixed",
     "blurry",
     "sharp",
     "clean",
@@ -70,6 +72,10 @@ SYNONYMS: dict[str, str] = {
     "big": "large", "huge": "large", "bigger": "large", "larger": "large", "giant": "large",
     "enormous": "large", "massive": "large",
     "mid": "medium", "middle": "medium", "moderate": "medium", "average": "medium",
+    # hybrids (outlines between shapes, two-coloured shapes)
+    "hybrid": "irregular", "misshapen": "irregular", "deformed": "irregular", "distorted": "irregular",
+    "malformed": "irregular", "warped": "irregular", "odd": "irregular", "weird": "irregular",
+    "multicoloured": "mixed", "multicolored": "mixed", "bicoloured": "mixed", "bicolored": "mixed",
     # quality
     "blob": "smudge", "smear": "smudge", "stain": "smudge", "splotch": "smudge", "blot": "smudge",
     "smudged": "smudge", "smudges": "smudge", "blobs": "smudge",

@@ -11,7 +11,14 @@ Its attributes are continuous where that makes sense:
 - ``smudge`` (the shape is replaced by an irregular soft blob),
 - ``count`` (1 = one shape; 2 to 4 = several shapes of the same colour),
 - ``seed`` (drives the blob outline and the extra shapes, so rendering is a pure function of
-  the attributes).
+  the attributes),
+- ``morph_shape`` / ``morph`` (a hybrid outline: the signed distances of the shape and of a
+  second shape blended with weight ``morph``; -1 / 0 = none),
+- ``hue2`` (a two-coloured shape: one half of it in this second hue; NaN = none).
+
+Hybrids and two-coloured shapes are what a search through a generator's latent space finds
+between the shapes it learnt; the world renders them so that scorers and judges can be
+trained and tested on them.
 
 A :class:`BiasSpec` is the joint distribution; :data:`BIAS_PRESETS` holds the five bias levels
 of the method's toy domain, where ``P(red | triangle) = P(blue | square) = level``.
@@ -50,6 +57,7 @@ __all__ = [
     "sample_attributes",
     "attributes_for",
     "render",
+    "shape_sdf",
     "hue_to_colour",
     "size_to_name",
 ]
@@ -96,6 +104,8 @@ BLURRY_EDGE = (3.5, 8.0)  # edge width (pixels) of blurred shapes
 HUE_JITTER = 0.35  # a named colour is drawn within +-HUE_JITTER x (half gap to its neighbours)
 MAX_OFFSET = 0.12  # largest centre offset, fraction of the side (kept so shapes stay inside)
 STAR_INNER = 0.45  # inner / outer radius of the five-pointed star
+HYBRID_MORPH = (0.35, 0.65)  # a blended outline with a weight in this range is neither shape
+MORPH_RANGE = HYBRID_MORPH  # weights drawn for hybrid outlines
 
 
 def _hue_bounds() -> dict[str, tuple[float, float]]:
@@ -159,9 +169,15 @@ class ShapeAttributes:
     smudge: np.ndarray  # bool, draw an irregular soft blob instead of the shape
     count: np.ndarray  # int, number of shapes drawn (1 = a single shape)
     seed: np.ndarray  # int, drives the blob outline and the extra shapes
+    morph_shape: np.ndarray | None = None  # int, second shape blended into the outline; -1 = none
+    morph: np.ndarray | None = None  # float in [0, 1], weight of the second shape's outline; 0 = none
+    hue2: np.ndarray | None = None  # float hue of the shape's second half; NaN = one colour
 
     def __post_init__(self) -> None:
         n = len(self.shape)
+        for name, fill, dtype in (("morph_shape", -1, np.int64), ("morph", 0.0, np.float64), ("hue2", np.nan, np.float64)):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.full(n, fill, dtype=dtype))
         for f in dataclasses.fields(self):
             arr = getattr(self, f.name)
             if not isinstance(arr, np.ndarray) or arr.shape != (n,):
@@ -216,9 +232,16 @@ class ShapeAttributes:
         """(n,) bool: edges wider than 2.5 pixels."""
         return self.blur > 2.5
 
+    def is_hybrid(self) -> np.ndarray:
+        """(n,) bool: an outline between two shapes (morph weight in HYBRID_MORPH) or two colours."""
+        lo, hi = HYBRID_MORPH
+        return ((self.morph_shape >= 0) & (self.morph > lo) & (self.morph < hi)) | ~np.isnan(self.hue2)
+
     def is_clean(self) -> np.ndarray:
-        """(n,) bool: a single, sharp, vivid shape (not a smudge, not pale or grey)."""
-        return (self.count == 1) & ~self.smudge & ~self.is_blurry() & (self.saturation >= PALE_SATURATION)
+        """(n,) bool: a single, sharp, vivid shape (not a smudge, a hybrid, pale or grey)."""
+        return (
+            (self.count == 1) & ~self.smudge & ~self.is_blurry() & (self.saturation >= PALE_SATURATION) & ~self.is_hybrid()
+        )
 
     def labels(self) -> dict[str, np.ndarray]:
         """Named labels of every image: shape, colour, size (arrays of str) and flags."""
@@ -229,6 +252,7 @@ class ShapeAttributes:
             "pale": self.is_pale(),
             "blurry": self.is_blurry(),
             "several": self.count > 1,
+            "hybrid": self.is_hybrid(),
             "clean": self.is_clean(),
         }
 
@@ -260,6 +284,8 @@ class BiasSpec:
     blur_prob: float = 0.0  # probability of blurred edges
     smudge_prob: float = 0.0  # probability of a soft blob instead of a shape
     several_prob: float = 0.0  # probability of 2-4 shapes in one image
+    morph_prob: float = 0.0  # probability of a hybrid outline between two shapes
+    two_colour_prob: float = 0.0  # probability of a shape in two colours (one per half)
 
     def __post_init__(self) -> None:
         if self.level is not None and not 0.0 <= self.level <= 1.0:
@@ -269,7 +295,10 @@ class BiasSpec:
             raise InputError("shapes", self.shapes, "a non-empty tuple of " + ", ".join(SHAPES))
         if self.level is not None and not {"triangle", "square"} <= set(self.shapes):
             raise InputError("shapes", self.shapes, "triangle and square when a bias level is set")
-        total = self.pale_prob + self.grey_prob + self.blur_prob + self.smudge_prob + self.several_prob
+        total = (
+            self.pale_prob + self.grey_prob + self.blur_prob + self.smudge_prob + self.several_prob
+            + self.morph_prob + self.two_colour_prob
+        )
         if total > 1.0:
             raise InputError("degradation probabilities", total, "a sum of at most 1")
 
@@ -287,13 +316,17 @@ SCORER_WORLD = BiasSpec(
     level=None,
     shapes=SHAPES,
     named_hues=False,
-    pale_prob=0.07,
-    grey_prob=0.05,
-    blur_prob=0.08,
-    smudge_prob=0.07,
-    several_prob=0.08,
+    pale_prob=0.06,
+    grey_prob=0.04,
+    blur_prob=0.07,
+    smudge_prob=0.06,
+    several_prob=0.07,
+    morph_prob=0.10,
+    two_colour_prob=0.05,
 )
-"""What the scorer is trained on: all shapes, continuous hue, and degraded images."""
+"""What the scorer is trained on: all shapes, continuous hue, degraded images and hybrids
+(outlines between two shapes, two-coloured shapes), so that it can tell a search's
+look-alikes from the shapes they resemble."""
 
 
 def _resolve_bias(bias: str | BiasSpec | None) -> BiasSpec:
@@ -365,10 +398,14 @@ def sample_attributes(
     count = np.ones(n, dtype=np.int64)
     seed = rng.integers(0, 2**31 - 1, size=n)
 
-    # At most one degradation per image, chosen with the spec's probabilities.
+    # At most one degradation per image, chosen with the spec's probabilities. (The hybrid
+    # kinds come last so that specs without them draw exactly as before they existed.)
     probs = np.array([spec.pale_prob, spec.grey_prob, spec.blur_prob, spec.smudge_prob, spec.several_prob])
-    kind = rng.choice(6, size=n, p=np.append(probs, 1.0 - probs.sum()))
+    extra = np.array([spec.morph_prob, spec.two_colour_prob])
+    p = np.concatenate([probs, [1.0 - probs.sum() - extra.sum()], extra])
+    kind = rng.choice(len(p), size=n, p=p / p.sum())
     pale, grey, blurry, smudged, several = (kind == i for i in range(5))
+    morphed, two_colour = kind == 6, kind == 7
     saturation[pale] = rng.uniform(GREY_SATURATION + 0.04, PALE_SATURATION - 0.08, size=int(pale.sum()))
     value[pale] = rng.uniform(*PALE_VALUE, size=int(pale.sum()))
     saturation[grey] = 0.0
@@ -378,6 +415,18 @@ def sample_attributes(
     blur[smudged] = rng.uniform(2.5, 6.0, size=int(smudged.sum()))
     count[several] = rng.integers(2, 5, size=int(several.sum()))
     size[several] = np.minimum(size[several], SIZES["medium"][0])  # room for several
+
+    morph_shape = np.full(n, -1, dtype=np.int64)
+    morph = np.zeros(n)
+    hue2 = np.full(n, np.nan)
+    m = int(morphed.sum())
+    if m:  # a second shape, different from the first, blended into the outline
+        other = (shape_idx[morphed] + rng.integers(1, len(SHAPES), size=m)) % len(SHAPES)
+        morph_shape[morphed] = other
+        morph[morphed] = rng.uniform(*MORPH_RANGE, size=m)
+    m = int(two_colour.sum())
+    if m:  # a second hue at least a third of the hue circle away
+        hue2[two_colour] = (hue[two_colour] + rng.uniform(1 / 3, 2 / 3, size=m)) % 1.0
 
     # Offsets that keep the shape inside the frame.
     room = np.clip((1.0 - size) / 2 - 0.02, 0.0, MAX_OFFSET)
@@ -395,6 +444,9 @@ def sample_attributes(
         smudge=smudge,
         count=count,
         seed=seed.astype(np.int64),
+        morph_shape=morph_shape,
+        morph=morph,
+        hue2=hue2,
     )
 
 
@@ -499,8 +551,9 @@ def _star_sdf(u: np.ndarray, v: np.ndarray, radius: np.ndarray) -> np.ndarray:
     return np.min(np.stack(parts), axis=0)
 
 
-def _shape_sdf(shape: np.ndarray, u: np.ndarray, v: np.ndarray, radius: np.ndarray) -> np.ndarray:
-    """SDF for a batch of mixed shapes; shape (m,) ints, u/v (m, H, W), radius (m,)."""
+def shape_sdf(shape: np.ndarray, u: np.ndarray, v: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Signed distance (pixels, negative inside) to shapes ``shape`` (m,) (indices into
+    :data:`SHAPES`) of circumradius ``radius`` (m,), at local coordinates u, v (m, H, W)."""
     out = np.empty_like(u)
     for idx, name in enumerate(SHAPES):
         mask = shape == idx
@@ -524,16 +577,33 @@ def _circumradius(shape: np.ndarray, size: np.ndarray, side: int) -> np.ndarray:
 
 
 def _coverage(
-    shape: np.ndarray, cx: np.ndarray, cy: np.ndarray, radius: np.ndarray, rotation: np.ndarray, blur: np.ndarray, side: int
+    shape: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    radius: np.ndarray,
+    rotation: np.ndarray,
+    blur: np.ndarray,
+    side: int,
+    morph_shape: np.ndarray | None = None,
+    morph: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Anti-aliased coverage in [0, 1] of single shapes, (m, side, side)."""
+    """Anti-aliased coverage in [0, 1] of single shapes, (m, side, side).
+
+    With ``morph_shape`` / ``morph`` (m,), the outline's signed distance is blended with that
+    of a second shape of the same circumradius: ``(1 - morph) sdf + morph sdf_2``.
+    """
     grid = np.arange(side, dtype=np.float32) + 0.5
     x = grid[None, None, :] - cx[:, None, None]
     y = grid[None, :, None] - cy[:, None, None]
     c, s = np.cos(rotation)[:, None, None], np.sin(rotation)[:, None, None]
     u = c * x + s * y
     v = -s * x + c * y
-    sdf = _shape_sdf(shape, u, v, radius)
+    sdf = shape_sdf(shape, u, v, radius)
+    if morph_shape is not None and morph is not None and (morph_shape >= 0).any():
+        idx = np.flatnonzero(morph_shape >= 0)
+        t = morph[idx].astype(np.float32)[:, None, None]
+        other = shape_sdf(morph_shape[idx], u[idx], v[idx], radius[idx])
+        sdf[idx] = (1.0 - t) * sdf[idx] + t * other
     return np.clip(0.5 - sdf / blur[:, None, None], 0.0, 1.0)
 
 
@@ -614,7 +684,8 @@ def render(attributes: ShapeAttributes, *, size: int = IMAGE_SIZE, chunk: int = 
         cy = (size / 2 + a.dy * size).astype(np.float32)
         radius = _circumradius(a.shape, a.size, size).astype(np.float32)
         cov = _coverage(
-            a.shape, cx, cy, radius, a.rotation.astype(np.float32), (a.blur * scale).astype(np.float32), size
+            a.shape, cx, cy, radius, a.rotation.astype(np.float32), (a.blur * scale).astype(np.float32), size,
+            morph_shape=a.morph_shape, morph=a.morph,
         )
         if a.smudge.any():
             idx = np.flatnonzero(a.smudge)
@@ -632,8 +703,18 @@ def render(attributes: ShapeAttributes, *, size: int = IMAGE_SIZE, chunk: int = 
                 size,
             )
             cov[several] = np.maximum(main, _extra_shapes(a, several, size))
+        colour = np.broadcast_to(rgb[sl][:, None, None, :], (len(a), size, size, 3))
+        two = np.flatnonzero(~np.isnan(a.hue2))
+        if len(two):  # the half on one side of a line through the centre takes the second hue
+            colour = colour.copy()
+            rgb2 = _hsv_to_rgb(a.hue2[two], a.saturation[two], a.value[two]).astype(np.float32)
+            grid = np.arange(size, dtype=np.float32) + 0.5
+            across = np.cos(a.rotation[two])[:, None, None] * (grid[None, None, :] - cx[two, None, None]) + np.sin(
+                a.rotation[two]
+            )[:, None, None] * (grid[None, :, None] - cy[two, None, None])
+            colour[two] = np.where((across > 0)[..., None], rgb2[:, None, None, :], colour[two])
         cov = cov[..., None]
-        images[sl] = cov * rgb[sl][:, None, None, :] + (1.0 - cov) * bg
+        images[sl] = cov * colour + (1.0 - cov) * bg
     return images
 
 
