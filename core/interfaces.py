@@ -7,11 +7,13 @@ search, the dashboard or files.
 from __future__ import annotations
 
 import abc
+import dataclasses
 from typing import Sequence
 
+import numpy as np
 import torch
 
-__all__ = ["Generator", "Scorer", "split_alternatives"]
+__all__ = ["Generator", "Scorer", "Judge", "Verdicts", "split_alternatives"]
 
 
 class Generator(abc.ABC):
@@ -130,3 +132,65 @@ class Scorer(abc.ABC):
     def describe(self) -> dict:
         """A JSON-serialisable description recorded in run configs and dataset cards."""
         return {"name": self.name, "embed_dim": self.embed_dim}
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdicts:
+    """A judge's reading of n images against k prompt pairs.
+
+    Attributes:
+        side: (n, k) int8: +1 the image is on the positive side of pair j, -1 on the
+            negative side, 0 neither (or not judged).
+        confidence: (n, k) how sure the judge is of ``side``, 0..1.
+        clean: (n,) bool: the image shows one clean subject (no hybrid, blob, several
+            subjects, blur).
+        judged: k bools: whether the judge can check pair j at all.
+        notes: (n,) short text per image: what the judge saw, or why it is not clean.
+    """
+
+    side: np.ndarray
+    confidence: np.ndarray
+    clean: np.ndarray
+    judged: list[bool]
+    notes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.clean)
+
+    @classmethod
+    def concat(cls, parts: Sequence["Verdicts"], *, num_pairs: int, judged: Sequence[bool]) -> "Verdicts":
+        """Verdicts of several image batches, in order."""
+        if not parts:
+            return cls(
+                np.zeros((0, num_pairs), np.int8), np.zeros((0, num_pairs)), np.zeros(0, bool), list(judged), np.zeros(0, object)
+            )
+        return cls(
+            np.concatenate([p.side for p in parts]),
+            np.concatenate([p.confidence for p in parts]),
+            np.concatenate([p.clean for p in parts]),
+            list(parts[0].judged),
+            np.concatenate([p.notes for p in parts]),
+        )
+
+
+class Judge(abc.ABC):
+    """Says which side of each prompt pair images are on, independently of the search.
+
+    A judge is never used by the search: it checks, after the fact, whether images show what
+    the scorer's measures claim, so it can catch images that fool the scorer. It must share
+    no model with the search's scorer.
+    """
+
+    name: str = ""
+
+    def judgeable(self, pairs: Sequence[tuple[str, str]]) -> list[bool]:
+        """Whether each (positive, negative) pair can be judged (default: all)."""
+        return [True] * len(pairs)
+
+    @abc.abstractmethod
+    def judge(self, images: torch.Tensor, pairs: Sequence[tuple[str, str]]) -> Verdicts:
+        """Judges images (n, 3, H, W) in [0, 1] against (positive, negative) prompt pairs."""
+
+    def describe(self) -> dict:
+        """A JSON-serialisable description recorded in summaries and dataset cards."""
+        return {"name": self.name}

@@ -14,15 +14,17 @@ from typing import Any
 
 from .config import RunConfig
 from .errors import QDGSError
-from .interfaces import Generator, Scorer
-from .registry import load_generator, load_scorer
+from .interfaces import Generator, Judge, Scorer
+from .registry import load_generator, load_judge, load_scorer
 
-__all__ = ["get_models", "get_generator", "get_scorer", "clear_model_cache"]
+__all__ = ["get_models", "get_generator", "get_scorer", "get_judge", "clear_model_cache"]
 
 logger = logging.getLogger(__name__)
 
 _CACHE: dict[tuple, Any] = {}
-_LOCK = threading.Lock()
+_LOCK = threading.Lock()  # guards the two tables below, held only for dictionary access
+_KEY_LOCKS: dict[tuple, threading.Lock] = {}  # one per model: a slow load blocks only its own callers
+_LOADERS = {"generator": load_generator, "scorer": load_scorer, "judge": load_judge}
 
 
 def _key(kind: str, name: str, options: dict, device: str) -> tuple:
@@ -32,20 +34,26 @@ def _key(kind: str, name: str, options: dict, device: str) -> tuple:
 def _get(kind: str, name: str, options: dict, device: str) -> Any:
     key = _key(kind, name, options, device)
     with _LOCK:
-        if key not in _CACHE:
-            loader = load_generator if kind == "generator" else load_scorer
-            kwargs = dict(options)
-            kwargs.setdefault("device", device)
-            logger.info("loading %s %r (%s)", kind, name, kwargs)
-            try:
-                model = loader(name, **kwargs)
-            except ImportError as exc:  # a library (or the model's module) is missing here
-                raise QDGSError(f"{kind} {name!r} cannot be loaded here: missing module {exc.name or exc}") from exc
-            for module in vars(model).values():  # put torch modules in eval mode
-                if hasattr(module, "eval") and hasattr(module, "training"):
-                    module.eval()
+        if key in _CACHE:
+            return _CACHE[key]
+        key_lock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    with key_lock:  # other sessions asking for other models go on meanwhile
+        with _LOCK:
+            if key in _CACHE:
+                return _CACHE[key]
+        kwargs = dict(options)
+        kwargs.setdefault("device", device)
+        logger.info("loading %s %r (%s)", kind, name, kwargs)
+        try:
+            model = _LOADERS[kind](name, **kwargs)
+        except ImportError as exc:  # a library (or the model's module) is missing here
+            raise QDGSError(f"{kind} {name!r} cannot be loaded here: missing module {exc.name or exc}") from exc
+        for module in vars(model).values():  # put torch modules in eval mode
+            if hasattr(module, "eval") and hasattr(module, "training"):
+                module.eval()
+        with _LOCK:
             _CACHE[key] = model
-        return _CACHE[key]
+        return model
 
 
 def get_generator(name: str, *, options: dict | None = None, device: str = "cpu") -> Generator:
@@ -64,6 +72,11 @@ def get_scorer(name: str, *, options: dict | None = None, device: str = "cpu") -
     return _get("scorer", name, options or {}, device)
 
 
+def get_judge(name: str, *, options: dict | None = None, device: str = "cpu") -> Judge:
+    """The shared judge for ``name`` (loaded on first use). See :func:`get_generator`."""
+    return _get("judge", name, options or {}, device)
+
+
 def get_models(config: RunConfig) -> tuple[Generator, Scorer]:
     """(generator, scorer) for a run config, each loaded once per process."""
     return (
@@ -76,3 +89,4 @@ def clear_model_cache() -> None:
     """Forgets every loaded model (tests; freeing memory)."""
     with _LOCK:
         _CACHE.clear()
+        _KEY_LOCKS.clear()

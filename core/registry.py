@@ -16,17 +16,32 @@ import importlib
 from typing import Any, Callable
 
 from .errors import InputError
-from .interfaces import Generator, Scorer
+from .interfaces import Generator, Judge, Scorer
 
 __all__ = [
     "ModelEntry",
+    "GeneratorDefaults",
+    "generator_defaults",
     "register_generator",
     "register_scorer",
+    "register_judge",
     "load_generator",
     "load_scorer",
+    "load_judge",
     "generator_entries",
     "scorer_entries",
+    "judge_entries",
 ]
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorDefaults:
+    """What a run with this generator uses unless its config says otherwise."""
+
+    objective: Any = None  # core.config.PromptPair: the quality pair for this generator's images
+    algorithm: str = "cma-maega"  # key of core.algorithms.ALGORITHM_TABLE that works best here
+    judge: str | None = None  # registry name of the judge of its images; None = no judge
+    judge_options: dict = dataclasses.field(default_factory=dict)  # that judge's factory options
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +52,7 @@ class ModelEntry:
     factory: str  # "package.module:callable" returning a Generator or Scorer
     description: str  # one line for menus and help texts
     availability: str | None = None  # "package.module:callable" -> (ok: bool, reason: str)
+    defaults: GeneratorDefaults | None = None  # generators only
 
     def _resolve(self, path: str) -> Callable[..., Any]:
         module, _, attr = path.partition(":")
@@ -57,16 +73,29 @@ class ModelEntry:
 
 _GENERATORS: dict[str, ModelEntry] = {}
 _SCORERS: dict[str, ModelEntry] = {}
+_JUDGES: dict[str, ModelEntry] = {}
 
 
-def register_generator(name: str, factory: str, description: str, availability: str | None = None) -> None:
-    """Registers a generator factory under ``name`` (replacing any earlier entry)."""
-    _GENERATORS[name] = ModelEntry(name, factory, description, availability)
+def register_generator(
+    name: str, factory: str, description: str, availability: str | None = None, *, defaults: GeneratorDefaults | None = None
+) -> None:
+    """Registers a generator factory under ``name`` (replacing any earlier entry).
+
+    Args:
+        defaults: The objective, algorithm and judge a run with this generator uses unless
+            its config names others.
+    """
+    _GENERATORS[name] = ModelEntry(name, factory, description, availability, defaults or GeneratorDefaults())
 
 
 def register_scorer(name: str, factory: str, description: str, availability: str | None = None) -> None:
     """Registers a scorer factory under ``name`` (replacing any earlier entry)."""
     _SCORERS[name] = ModelEntry(name, factory, description, availability)
+
+
+def register_judge(name: str, factory: str, description: str, availability: str | None = None) -> None:
+    """Registers a judge factory under ``name`` (replacing any earlier entry)."""
+    _JUDGES[name] = ModelEntry(name, factory, description, availability)
 
 
 def generator_entries() -> dict[str, ModelEntry]:
@@ -77,6 +106,11 @@ def generator_entries() -> dict[str, ModelEntry]:
 def scorer_entries() -> dict[str, ModelEntry]:
     """All registered scorers by name."""
     return dict(_SCORERS)
+
+
+def judge_entries() -> dict[str, ModelEntry]:
+    """All registered judges by name."""
+    return dict(_JUDGES)
 
 
 def _lookup(table: dict[str, ModelEntry], kind: str, name: str) -> ModelEntry:
@@ -102,3 +136,17 @@ def load_generator(name: str = "shapes", **kwargs: Any) -> Generator:
 def load_scorer(name: str = "shapes", **kwargs: Any) -> Scorer:
     """Loads a scorer by registry name. See :func:`load_generator`."""
     return _lookup(_SCORERS, "scorer", name).load(**kwargs)
+
+
+def load_judge(name: str = "shapes", **kwargs: Any) -> Judge:
+    """Loads a judge by registry name. See :func:`load_generator`."""
+    return _lookup(_JUDGES, "judge", name).load(**kwargs)
+
+
+def generator_defaults(name: str) -> GeneratorDefaults:
+    """The registered defaults of generator ``name``.
+
+    Raises:
+        InputError: ``name`` is not registered.
+    """
+    return _lookup(_GENERATORS, "generator", name).defaults or GeneratorDefaults()

@@ -27,11 +27,14 @@ __all__ = [
     "missing_libraries",
     "missing_weights_message",
     "openclip_available",
+    "openclip_judge_available",
     "sd_turbo_available",
 ]
 
 DEFAULT_OPENCLIP_MODEL = "ViT-B-32"  # open_clip architecture name
 DEFAULT_OPENCLIP_PRETRAINED = "laion2b_s34b_b79k"  # open_clip pretrained tag (LAION-2B)
+DEFAULT_JUDGE_MODEL = "ViT-B-16"  # the judge: another architecture than the scorer's ...
+DEFAULT_JUDGE_PRETRAINED = "laion2b_s34b_b88k"  # ... and another training run
 DEFAULT_DIFFUSION_MODEL = "stabilityai/sd-turbo"  # one-step text-to-image pipeline
 DEFAULT_TINY_DECODER = "madebyollin/taesd"  # AutoencoderTiny for SD 1.x/2.x latents
 
@@ -117,18 +120,27 @@ def pipeline_download_command(repo_id: str) -> str:
     return f"hf download {repo_id}   (older clients: huggingface-cli download {repo_id})"
 
 
-def openclip_available() -> tuple[bool, str]:
-    """Whether the default open_clip scorer (ViT-B-32, LAION-2B) can load here, and if not why."""
+def _openclip_resolvable(model: str, pretrained: str) -> tuple[bool, str]:
     missing = missing_libraries(["open_clip", "torchvision"])
     if missing:
         return False, "needs a library that is not installed: " + ", ".join(missing)
     from .openclip_scorer import resolve_openclip_source  # imports open_clip's tables only
 
     try:
-        resolve_openclip_source(model=DEFAULT_OPENCLIP_MODEL, pretrained=DEFAULT_OPENCLIP_PRETRAINED)
+        resolve_openclip_source(model=model, pretrained=pretrained)
     except Exception as exc:  # WeightsNotFoundError (or a changed open_clip table): say why
         return False, " ".join(str(exc).split())
     return True, ""
+
+
+def openclip_available() -> tuple[bool, str]:
+    """Whether the default open_clip scorer (ViT-B-32, LAION-2B) can load here, and if not why."""
+    return _openclip_resolvable(DEFAULT_OPENCLIP_MODEL, DEFAULT_OPENCLIP_PRETRAINED)
+
+
+def openclip_judge_available() -> tuple[bool, str]:
+    """Whether the default open_clip judge (ViT-B-16, LAION-2B) can load here, and if not why."""
+    return _openclip_resolvable(DEFAULT_JUDGE_MODEL, DEFAULT_JUDGE_PRETRAINED)
 
 
 def sd_turbo_available() -> tuple[bool, str]:
