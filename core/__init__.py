@@ -14,13 +14,18 @@ from ._torchvision_compat import ensure_torchvision
 
 ensure_torchvision()  # before anything imports torchvision (see that module)
 
+from .config import PromptPair
 from .errors import InputError, QDGSError, StoppedError, WeightsNotFoundError
-from .interfaces import Generator, Scorer
+from .interfaces import Generator, Judge, Scorer, Verdicts
 from .registry import (
+    GeneratorDefaults,
     generator_entries,
+    judge_entries,
     load_generator,
+    load_judge,
     load_scorer,
     register_generator,
+    register_judge,
     register_scorer,
     scorer_entries,
 )
@@ -31,6 +36,16 @@ register_generator(
     "core.shapes.generator:load_shapes_generator",
     "Built-in shapes world: a small VAE trained on biased renders (offline, CPU)",
     availability="core.shapes.generator:generator_available",
+    defaults=GeneratorDefaults(
+        # Rewards a clean single subject; penalises the ways the scores can be gamed.
+        objective=PromptPair(
+            "a clean single shape | one shape with sharp edges",
+            "a smudge | a blurry shape | several shapes | a pale grey shape | an irregular shape | a shape in mixed colours",
+            label="quality",
+        ),
+        algorithm="jump",  # measured with the judge: benchmarks/README.md, "Truthful balance"
+        judge="shapes",
+    ),
 )
 register_scorer(
     "shapes",
@@ -44,6 +59,19 @@ register_generator(
     "core.real.diffusion_generator:load_diffusion_generator",
     "Few-step diffusers text-to-image model (default stabilityai/sd-turbo), searched over its initial noise",
     availability="core.real.hub:sd_turbo_available",
+    defaults=GeneratorDefaults(
+        objective=PromptPair(
+            "a clear, detailed photo of one person | a sharp, well-lit portrait photo of a single person",
+            "a blurry, distorted image | a drawing or a painting | a photo of several people | an image with no person",
+            label="quality",
+        ),
+        algorithm="cma-maega",  # the method's algorithm; the jump emitter is unmeasured on diffusion noise
+        judge="openclip",
+        judge_options={"clean_prompts": [
+            "a clear, detailed photo of one person",
+            "a blurry, distorted image | a drawing or a painting | a photo of several people | an image with no person",
+        ]},
+    ),
 )
 register_scorer(
     "openclip",
@@ -51,10 +79,27 @@ register_scorer(
     "open_clip text-image model (default ViT-B-32, LAION-2B)",
     availability="core.real.hub:openclip_available",
 )
+# Judges: never used by the search; they check exported images against the prompt pairs.
+register_judge(
+    "shapes",
+    "core.shapes.judge:load_shapes_judge",
+    "Shapes world: reads colour, outline and size off the pixels (no model)",
+)
+register_judge(
+    "openclip",
+    "core.real.openclip_judge:load_openclip_judge",
+    "A second open_clip model, zero-shot on the run's prompt pairs (default ViT-B-16, LAION-2B)",
+    availability="core.real.hub:openclip_judge_available",
+)
 
 __all__ = [
     "Generator",
     "Scorer",
+    "Judge",
+    "Verdicts",
+    "load_judge",
+    "register_judge",
+    "judge_entries",
     "InputError",
     "QDGSError",
     "StoppedError",

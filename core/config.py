@@ -10,6 +10,7 @@ import dataclasses
 import json
 from typing import Any, Mapping
 
+from .algorithms import ALGORITHM_TABLE
 from .errors import InputError
 
 __all__ = [
@@ -17,7 +18,6 @@ __all__ = [
     "RunConfig",
     "ALGORITHMS",
     "MAX_MEASURES",
-    "DEFAULT_OBJECTIVES",
     "PRESETS",
     "PRESET_MODELS",
     "validate_config",
@@ -25,12 +25,8 @@ __all__ = [
     "config_from_dict",
 ]
 
-ALGORITHMS: dict[str, str] = {
-    "cma-maega": "CMA-MAEGA: gradient-assisted; uses d objective/dz and d measures/dz (default)",
-    "cma-mae": "CMA-MAE: CMA-ES with an archive learning rate, no gradients",
-    "cma-me": "CMA-ME: CMA-ES improvement ranking, no gradients",
-    "map-elites": "MAP-Elites: Gaussian mutation of elites, no gradients",
-}
+ALGORITHMS: dict[str, str] = {name: a.description for name, a in ALGORITHM_TABLE.items()}
+"""Algorithm name -> one-line description (the table itself: :mod:`core.algorithms`)."""
 MAX_MEASURES = 4
 
 
@@ -50,31 +46,15 @@ class PromptPair:
         return f"{first(self.positive)} vs {first(self.negative)}"
 
 
-# Default quality pair per generator: rewards a clean single subject, penalises the ways the
-# scores can be gamed (smudges, blur, pale or several subjects).
-DEFAULT_OBJECTIVES: dict[str, PromptPair] = {
-    "shapes": PromptPair(
-        "a clean single shape | one shape with sharp edges",
-        "a smudge | a blurry shape | several shapes | a pale grey shape",
-        label="quality",
-    ),
-    "sd-turbo": PromptPair(
-        "a clear, detailed photo of one person | a sharp, well-lit portrait photo of a single person",
-        "a blurry, distorted image | a drawing or a painting | a photo of several people | an image with no person",
-        label="quality",
-    ),
-}
-
-
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     """Everything that defines a run; saved as ``config.json`` in the run directory."""
 
     measures: tuple[PromptPair, ...]  # 1 to 4 prompt pairs, one per archive axis
-    objective: PromptPair | None = None  # quality pair; None = DEFAULT_OBJECTIVES[generator]
+    objective: PromptPair | None = None  # quality pair; None = the generator's registered default
     generator: str = "shapes"  # registry name of the generator
     scorer: str = "shapes"  # registry name of the scorer
-    algorithm: str = "cma-maega"  # key of ALGORITHMS
+    algorithm: str | None = None  # key of ALGORITHMS; None = the generator's registered default
     evaluations: int = 3000  # total evaluation budget of the search (random baseline: same)
     batch_size: int = 36  # solutions asked per emitter per iteration
     emitters: int = 4  # number of pyribs emitters
@@ -84,12 +64,41 @@ class RunConfig:
     device: str = "cpu"  # torch device for generator and scorer
     generator_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # factory kwargs (model id, path)
     scorer_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # factory kwargs (model, pretrained tag)
+    judge: str | None = None  # registry name of the judge of exported images; None = the
+    # generator's registered judge; "none" = no judging
+    judge_options: dict[str, Any] | None = None  # judge factory kwargs; None = the generator's
 
     def resolved_objective(self) -> PromptPair:
-        """The objective pair, falling back to the generator's default."""
+        """The objective pair, falling back to the generator's registered default.
+
+        Raises:
+            InputError: the generator is not registered, or has no default objective.
+        """
         if self.objective is not None:
             return self.objective
-        return DEFAULT_OBJECTIVES.get(self.generator, DEFAULT_OBJECTIVES["shapes"])
+        from .registry import generator_defaults
+
+        objective = generator_defaults(self.generator).objective
+        if objective is None:
+            raise InputError("objective", None, f"a quality prompt pair (generator {self.generator!r} has no default)")
+        return objective
+
+    def resolved_algorithm(self) -> str:
+        """The algorithm, falling back to the generator's registered default."""
+        if self.algorithm is not None:
+            return self.algorithm
+        from .registry import generator_defaults
+
+        return generator_defaults(self.generator).algorithm
+
+    def resolved_judge(self) -> tuple[str | None, dict[str, Any]]:
+        """(judge name or None for no judge, its options), falling back to the generator's."""
+        from .registry import generator_defaults
+
+        defaults = generator_defaults(self.generator)
+        name = defaults.judge if self.judge is None else (None if self.judge == "none" else self.judge)
+        options = self.judge_options if self.judge_options is not None else (defaults.judge_options if self.judge is None else {})
+        return name, dict(options)
 
 
 # Named presets for the shapes world (the dashboard shows them as buttons). Real-model presets
@@ -170,8 +179,12 @@ def validate_config(config: RunConfig, *, scorer: Any | None = None, max_evaluat
         raise InputError("generator", config.generator, "one of " + ", ".join(sorted(generator_entries())))
     if config.scorer not in scorer_entries():
         raise InputError("scorer", config.scorer, "one of " + ", ".join(sorted(scorer_entries())))
-    if config.algorithm not in ALGORITHMS:
+    if config.algorithm is not None and config.algorithm not in ALGORITHMS:
         raise InputError("algorithm", config.algorithm, "one of " + ", ".join(ALGORITHMS))
+    from .registry import judge_entries
+
+    if config.judge is not None and config.judge != "none" and config.judge not in judge_entries():
+        raise InputError("judge", config.judge, "none or one of " + ", ".join(sorted(judge_entries())))
     for field, value, low in (
         ("evaluations", config.evaluations, 1),
         ("batch_size", config.batch_size, 1),

@@ -34,6 +34,7 @@ __all__ = [
     "Calibration",
     "Evaluator",
     "calibrate",
+    "clear_levels",
 ]
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class EvaluatorSettings:
     """How the objective and the calibration are computed."""
 
     objective_scale: float = OBJECTIVE_SCALE  # multiplies the quality pair's score
-    realism_weight: float = 0.3  # objective units lost per nat of log-prior below the floor; 0 = off
+    realism_weight: float = 3.0  # objective units lost per nat of log-prior below the floor; 0 = off
     realism_percentile: float = 5.0  # floor = this percentile of log_prior over prior samples
     range_percentiles: tuple[float, float] = (1.0, 99.0)  # measure range from prior samples ...
     range_margin: float = 0.0  # ... widened by this fraction of its span on each side (values
@@ -54,6 +55,10 @@ class EvaluatorSettings:
     offset_percentile: float = 1.0  # objective offset (QD score, CMA-MAE threshold) ...
     offset_margin: float = 0.25  # ... this percentile of prior objectives minus margin x spread
     chunk_size: int = 512  # largest batch pushed through the models at once
+    clear_tail: float = 5.0  # a clear example of a measure's side: a prior sample in its top (or
+    # bottom) clear_tail percent ...
+    clear_percentile: float = 5.0  # ... and the export's edge bins take only samples at least as
+    # similar to that side's prompt as this percentile of the clear examples (see calibrate)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +71,9 @@ class Evaluation:
         quality: (n,) scaled quality score alone (no realism penalty).
         jacobian: (n, 1 + k, latent_dim) d objective/dz then d measures/dz, or None.
         embeddings: (n, D) image embeddings, or None.
+        similarities: (n, k, 2) cosine similarity of each image to each measure's positive
+            and negative prompt (``measures = similarities[..., 0] - similarities[..., 1]``),
+            or None.
     """
 
     objective: np.ndarray
@@ -73,6 +81,7 @@ class Evaluation:
     quality: np.ndarray
     jacobian: np.ndarray | None = None
     embeddings: np.ndarray | None = None
+    similarities: np.ndarray | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +94,9 @@ class Calibration:
     prior_mean: tuple[float, ...]  # mean latent of the prior batch (latent_dim,)
     prior_std: float  # mean per-dimension standard deviation of the prior batch
     samples: int  # prior samples used
+    clear_levels: tuple[tuple[float, float], ...] | None = None  # per measure, the least similarity
+    # to its (positive, negative) prompt of a clear example of that side (see calibrate); None
+    # for runs made before it existed
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -94,7 +106,10 @@ class Calibration:
         data = dict(data)
         data["measure_ranges"] = tuple(tuple(float(v) for v in r) for r in data["measure_ranges"])
         data["prior_mean"] = tuple(float(v) for v in data["prior_mean"])
-        return cls(**data)
+        if data.get("clear_levels") is not None:
+            data["clear_levels"] = tuple(tuple(float(v) for v in r) for r in data["clear_levels"])
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 class Evaluator:
@@ -140,6 +155,7 @@ class Evaluator:
         scale = torch.ones(len(pairs), device=directions.device)
         scale[0] = settings.objective_scale
         self._directions = directions * scale[:, None]  # row 0 = scaled objective
+        self._prompts = emb[2:]  # (2k, D): each measure's positive then negative prompt
 
     @classmethod
     def from_config(
@@ -166,7 +182,11 @@ class Evaluator:
         return twin
 
     def _forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(n, d) -> outputs (n, 1 + k) [objective first], quality (n,), embeddings (n, D)."""
+        """(n, d) -> outputs (n, 1 + k) [objective first], quality (n,), embeddings (n, D).
+
+        Deliberately one pass: the generator renders z once and the scorer embeds each image
+        once for the objective and every measure (and the similarities).
+        """
         images = self.generator.render(z)  # (n, 3, H, W)
         emb = self.scorer.embed_images(images)  # (n, D)
         out = emb @ self._directions.T  # (n, 1 + k)
@@ -196,7 +216,7 @@ class Evaluator:
         device = self.generator.device
         z_all = torch.as_tensor(np.asarray(z) if not isinstance(z, torch.Tensor) else z)
         z_all = z_all.to(device=device, dtype=torch.float32)
-        outs, quals, embs, jacs = [], [], [], []
+        outs, quals, embs, jacs, sims = [], [], [], [], []
         for start in range(0, len(z_all), self.settings.chunk_size):
             zc = z_all[start : start + self.settings.chunk_size]
             if gradients:
@@ -214,6 +234,7 @@ class Evaluator:
                     out, quality, emb = self._forward(zc)
             outs.append(out.detach().cpu())
             quals.append(quality.detach().cpu())
+            sims.append((emb.detach() @ self._prompts.T).cpu())  # (n, 2k)
             if embeddings:
                 embs.append(emb.detach().cpu())
         k = self.num_measures
@@ -224,6 +245,7 @@ class Evaluator:
             quality=torch.cat(quals).double().numpy() if quals else np.zeros(0),
             jacobian=torch.cat(jacs).double().numpy() if gradients and jacs else None,
             embeddings=torch.cat(embs).double().numpy() if embeddings and embs else None,
+            similarities=torch.cat(sims).double().numpy().reshape(-1, k, 2) if sims else np.zeros((0, k, 2)),
         )
 
     def embed(self, images: torch.Tensor) -> np.ndarray:
@@ -233,6 +255,40 @@ class Evaluator:
             for start in range(0, len(images), self.settings.chunk_size):
                 rows.append(self.scorer.embed_images(images[start : start + self.settings.chunk_size]).cpu())
         return torch.cat(rows).double().numpy()
+
+
+def clear_levels(
+    measures: np.ndarray, similarities: np.ndarray, *, tail: float, percentile: float
+) -> tuple[tuple[float, float], ...]:
+    """How like a side's prompt an image must be to stand for that side in an export.
+
+    A measure is a difference of two similarities, so it cannot tell "blue" from "not red"
+    (a cyan shape scores almost as low on red-vs-blue as a blue one) nor a square from a
+    circle on triangle-vs-square. Each similarity alone can. The prior's clearest examples of
+    a side, its samples in the top (positive) or bottom (negative) ``tail`` percent of the
+    measure, set the level: the ``percentile`` of their similarity to that side's prompt.
+
+    Args:
+        measures: (n, k) measures of prior samples.
+        similarities: (n, k, 2) their similarities to each measure's (positive, negative) prompt.
+        tail: Percent of samples at each end that count as clear examples.
+        percentile: Percentile of the clear examples' similarity that becomes the level.
+
+    Returns:
+        k pairs (positive level, negative level).
+    """
+    out = []
+    for j in range(measures.shape[1]):
+        m = measures[:, j]
+        top = m >= np.percentile(m, 100 - tail)
+        bottom = m <= np.percentile(m, tail)
+        out.append(
+            (
+                float(np.percentile(similarities[top, j, 0], percentile)),
+                float(np.percentile(similarities[bottom, j, 1], percentile)),
+            )
+        )
+    return tuple(out)
 
 
 def calibrate(
@@ -278,6 +334,7 @@ def calibrate(
         prior_mean=tuple(float(v) for v in zn.mean(axis=0)),
         prior_std=float(zn.std(axis=0).mean()),
         samples=len(zn),
+        clear_levels=clear_levels(scored.measures, scored.similarities, tail=s.clear_tail, percentile=s.clear_percentile),
     )
     logger.info("calibrated on %d prior samples: ranges %s, offset %.3f", len(zn), ranges, offset)
     return calib, scored

@@ -26,6 +26,7 @@ __all__ = [
     "pure_diversity",
     "mean_objective",
     "balanced_counts",
+    "draw_counts",
     "archive_metrics",
 ]
 
@@ -263,6 +264,29 @@ def balanced_counts(available: np.ndarray, total: int) -> np.ndarray:
         order = spare[np.argsort(-flat[spare], kind="stable")]
         take[order[:rest]] += 1
     return take.reshape(avail.shape)
+
+
+def draw_counts(
+    measures: np.ndarray, ranges: Sequence[tuple[float, float]], bins: int | Sequence[int], n: int, *, balanced: bool
+) -> np.ndarray:
+    """Per-bin counts of a draw of ``n`` samples: an even draw over bins, or the first ``n``.
+
+    The figure behind every uniformity in the product: ``balanced=True`` is what a balanced
+    selection can take from a pool (:func:`balanced_counts` of its bin counts), ``False``
+    what plain sampling gives (the first ``n`` samples, as drawn).
+
+    Args:
+        measures: (m, k) measures of the pool, in the order drawn.
+        ranges: k (low, high) ranges.
+        bins: Bins per measure.
+        n: Samples drawn (at most m are).
+        balanced: Even draw, or the first n.
+    """
+    measures = np.asarray(measures, dtype=np.float64)
+    n = min(int(n), len(measures))
+    if balanced:
+        return balanced_counts(bin_counts(measures, ranges, bins), n)
+    return bin_counts(measures[:n], ranges, bins)
 
 
 def archive_metrics(archive) -> dict[str, float]:

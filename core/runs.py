@@ -55,42 +55,53 @@ class Samples:
         z: (n, latent_dim) latents.
         measures: (n, k) measures.
         objective: (n,) objective.
+        similarities: (n, k, 2) similarity of each image to each measure's (positive,
+            negative) prompt, or None (runs made before they were kept).
     """
 
     z: np.ndarray
     measures: np.ndarray
     objective: np.ndarray
+    similarities: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.objective)
 
     @classmethod
     def empty(cls, latent_dim: int, num_measures: int) -> "Samples":
-        return cls(np.zeros((0, latent_dim)), np.zeros((0, num_measures)), np.zeros(0))
+        return cls(np.zeros((0, latent_dim)), np.zeros((0, num_measures)), np.zeros(0), np.zeros((0, num_measures, 2)))
 
     @classmethod
     def concat(cls, parts: Sequence["Samples"], *, latent_dim: int, num_measures: int) -> "Samples":
         if not parts:
             return cls.empty(latent_dim, num_measures)
+        sims = None if any(p.similarities is None for p in parts) else np.concatenate([p.similarities for p in parts])
         return cls(
             np.concatenate([p.z for p in parts]),
             np.concatenate([p.measures for p in parts]),
             np.concatenate([p.objective for p in parts]),
+            sims,
         )
 
-    def head(self, n: int) -> "Samples":
-        return Samples(self.z[:n], self.measures[:n], self.objective[:n])
+    def take(self, idx: np.ndarray | slice) -> "Samples":
+        """A subset (index array or slice) of the samples."""
+        sims = None if self.similarities is None else self.similarities[idx]
+        return Samples(self.z[idx], self.measures[idx], self.objective[idx], sims)
 
-    def take(self, idx: np.ndarray) -> "Samples":
-        return Samples(self.z[idx], self.measures[idx], self.objective[idx])
+    def head(self, n: int) -> "Samples":
+        return self.take(slice(0, n))
 
     def save(self, path: Path) -> None:
-        _atomic_write(path, lambda f: np.savez(f, z=self.z, measures=self.measures, objective=self.objective))
+        arrays = {"z": self.z, "measures": self.measures, "objective": self.objective}
+        if self.similarities is not None:
+            arrays["similarities"] = self.similarities
+        _atomic_write(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
     def load(cls, path: Path) -> "Samples":
         with np.load(path, allow_pickle=False) as data:
-            return cls(data["z"], data["measures"], data["objective"])
+            sims = data["similarities"] if "similarities" in data.files else None
+            return cls(data["z"], data["measures"], data["objective"], sims)
 
 
 def _atomic_write(path: Path, write) -> None:

@@ -32,13 +32,13 @@ import numpy as np
 import pandas as pd
 import torch
 from ribs.archives import GridArchive
-from ribs.emitters import EvolutionStrategyEmitter, GaussianEmitter, GradientArborescenceEmitter
 from ribs.schedulers import Scheduler
 
 from . import metrics
-from .config import RunConfig, config_to_dict, validate_config
-from .errors import InputError
-from .interfaces import Generator, Scorer
+from .algorithms import EmitterContext, algorithm_for
+from .config import RunConfig, validate_config
+from .interfaces import Generator, Judge, Scorer
+from .judging import JudgeReport, load_run_judge
 from .measures import Calibration, Evaluation, Evaluator, EvaluatorSettings, calibrate
 from .runs import Run, RunWriter, Samples
 
@@ -81,6 +81,9 @@ class SearchSettings:
     dqd_lr: float = 0.5  # CMA-MAEGA gradient-ascent step on the solution point, x prior std
     restart_every: int = 1  # CMA-MAE(GA) emitters restart from a random elite after this many
     # steps; 0 = only when their CMA-ES converges (pyribs' "basic" rule)
+    jump_sigma: float = 0.05  # jump emitter: isotropic noise added to each child, x prior std
+    jump_step: tuple[float, float] = (0.6, 1.4)  # jump emitter: range of the jump's scale
+    jump_end_probability: float = 0.5  # jump emitter: chance that a target measure is at an end
     evaluator: EvaluatorSettings = EvaluatorSettings()
 
 
@@ -103,6 +106,13 @@ class ProgressEvent:
     random_qd_score: float | None = None
     random_evaluations: int = 0  # random samples evaluated so far
     num_elites: int = 0  # elites in the result archive
+    balanced_random_uniformity: float | None = None  # the random samples put through the balanced draw
+    # Judge figures (last event only; see core.judging): share of a balanced draw over two bins
+    # per measure that an independent judge finds clean and on the claimed side of each measure.
+    judge_agreement: float | None = None  # QD
+    balanced_random_judge_agreement: float | None = None  # balanced random sampling
+    random_judge_agreement: float | None = None  # plain random sampling
+    judge_note: str = ""  # why there are no judge figures, when there are none
 
 
 class Search:
@@ -113,34 +123,45 @@ class Search:
         generator: The generator.
         scorer: The scorer.
         settings: Emitter and archive settings.
+        judge: An independent judge for the final figures (None: none).
+        judge_note: Why there is no judge, shown where its figures would be.
 
     Raises:
         InputError: a prompt is not usable by the scorer.
     """
 
     def __init__(
-        self, config: RunConfig, *, generator: Generator, scorer: Scorer, settings: SearchSettings = SearchSettings()
+        self,
+        config: RunConfig,
+        *,
+        generator: Generator,
+        scorer: Scorer,
+        settings: SearchSettings = SearchSettings(),
+        judge: Judge | None = None,
+        judge_note: str = "",
     ) -> None:
         self.config = config
         self.generator = generator
         self.scorer = scorer
         self.settings = settings
+        self.judge = judge  # checks the final figures; never used by the search itself
+        self.judge_note = judge_note or ("" if judge is not None else "no judge for this run")
         self.started = time.perf_counter()
         k = len(config.measures)
         d = generator.latent_dim
         seeds = np.random.SeedSequence(config.seed).generate_state(4)
         random_seed, x0_seed, archive_seed, emitter_seed = (int(s) for s in seeds)
 
+        self.algorithm = algorithm_for(config.resolved_algorithm())
         # The random baseline's latents, drawn at once so the run is the same however
         # it is chunked; the first ones also calibrate ranges.
-        step = config.emitters * config.batch_size + (config.emitters if config.algorithm == "cma-maega" else 0)
-        n_random = max(config.evaluations, step, settings.calibration_samples)
+        n_random = max(config.evaluations, self.step_size, settings.calibration_samples)
         self._random_z = generator.sample_prior(n_random, seed=random_seed).detach().cpu().double().numpy()
         base = Evaluator.from_config(config, generator=generator, scorer=scorer, settings=settings.evaluator)
         n_cal = max(2, min(settings.calibration_samples, round(settings.calibration_fraction * config.evaluations)))
         self.calibration, cal_eval = calibrate(base, self._random_z[:n_cal], fixed_ranges=config.measure_ranges)
         self.evaluator = base.with_floor(self.calibration.log_prior_floor)
-        self._random_scored = [Samples(self._random_z[:n_cal], cal_eval.measures, cal_eval.objective)]
+        self._random_scored = [Samples(self._random_z[:n_cal], cal_eval.measures, cal_eval.objective, cal_eval.similarities)]
         self._n_random_scored = n_cal
         self._random_seconds = time.perf_counter() - self.started
 
@@ -177,56 +198,22 @@ class Search:
         )
 
     def _build_scheduler(self, *, x0s: np.ndarray, archive_seed: int, emitter_seed: int) -> Scheduler:
-        cfg, s = self.config, self.settings
-        scale = self.calibration.prior_std
-        mae = cfg.algorithm in ("cma-maega", "cma-mae")
-        archive = self._new_archive(learning_rate=s.archive_learning_rate if mae else None, seed=archive_seed)
-        result_archive = self._new_archive(learning_rate=None, seed=archive_seed) if mae else None
-        seeds = [int(v) for v in np.random.SeedSequence(emitter_seed).generate_state(cfg.emitters)]
-        if cfg.algorithm == "cma-maega":
-            emitters = [
-                GradientArborescenceEmitter(
-                    archive,
-                    x0=x0s[i],
-                    sigma0=s.dqd_sigma * scale,
-                    lr=s.dqd_lr * scale,
-                    ranker="imp",
-                    grad_opt="gradient_ascent",
-                    selection_rule="mu",
-                    restart_rule=s.restart_every or "basic",
-                    batch_size=cfg.batch_size,
-                    seed=seeds[i],
-                )
-                for i in range(cfg.emitters)
-            ]
-        elif cfg.algorithm in ("cma-mae", "cma-me"):
-            emitters = [
-                EvolutionStrategyEmitter(
-                    archive,
-                    x0=x0s[i],
-                    sigma0=s.es_sigma * scale,
-                    ranker="imp" if mae else "2imp",
-                    selection_rule="mu" if mae else "filter",
-                    restart_rule=(s.restart_every or "basic") if mae else "no_improvement",
-                    batch_size=cfg.batch_size,
-                    seed=seeds[i],
-                )
-                for i in range(cfg.emitters)
-            ]
-        elif cfg.algorithm == "map-elites":
-            emitters = [
-                GaussianEmitter(
-                    archive,
-                    sigma=s.gaussian_sigma * scale,
-                    x0=x0s[i],
-                    batch_size=cfg.batch_size,
-                    seed=seeds[i],
-                )
-                for i in range(cfg.emitters)
-            ]
-        else:  # validate_config rejects this first
-            raise InputError("algorithm", cfg.algorithm, "one of cma-maega, cma-mae, cma-me, map-elites")
-        return Scheduler(archive, emitters, result_archive=result_archive)
+        cfg, s, algo = self.config, self.settings, self.algorithm
+        archive = self._new_archive(learning_rate=s.archive_learning_rate if algo.learning_rate else None, seed=archive_seed)
+        result_archive = self._new_archive(learning_rate=None, seed=archive_seed) if algo.learning_rate else None
+        calibration = self._random_scored[0]
+        context = EmitterContext(
+            archive=archive,
+            x0s=x0s,
+            seeds=[int(v) for v in np.random.SeedSequence(emitter_seed).generate_state(cfg.emitters)],
+            scale=self.calibration.prior_std,
+            settings=s,
+            batch_size=cfg.batch_size,
+            measure_ranges=self.measure_ranges,
+            initial_solutions=calibration.z,
+            initial_measures=calibration.measures,
+        )
+        return Scheduler(archive, algo.build(context), result_archive=result_archive)
 
     # ---- properties -----------------------------------------------------------------------
 
@@ -242,9 +229,9 @@ class Search:
 
     @property
     def step_size(self) -> int:
-        """QD evaluations per step."""
+        """QD evaluations per step (gradient algorithms also evaluate each emitter's centre)."""
         cfg = self.config
-        return cfg.emitters * cfg.batch_size + (cfg.emitters if cfg.algorithm == "cma-maega" else 0)
+        return cfg.emitters * cfg.batch_size + (cfg.emitters if self.algorithm.gradients else 0)
 
     @property
     def exhausted(self) -> bool:
@@ -272,7 +259,8 @@ class Search:
             obj = np.where(bad, self.calibration.objective_offset, ev.objective)
             meas = np.where(bad[:, None], np.array([lo for lo, _ in self.measure_ranges]), ev.measures)
             jac = None if ev.jacobian is None else np.nan_to_num(ev.jacobian)
-            ev = Evaluation(obj, meas, ev.quality, jac, ev.embeddings)
+            sims = None if ev.similarities is None else np.nan_to_num(ev.similarities, nan=-1.0, posinf=-1.0, neginf=-1.0)
+            ev = Evaluation(obj, meas, ev.quality, jac, ev.embeddings, sims)
         return ev
 
     def step(self) -> int:
@@ -280,16 +268,16 @@ class Search:
         t0 = time.perf_counter()
         n = 0
         sched = self.scheduler
-        if self.config.algorithm == "cma-maega":
+        if self.algorithm.gradients:
             z = sched.ask_dqd()  # (emitters, d)
             ev = self._evaluate(z, gradients=True)
             sched.tell_dqd(ev.objective, ev.measures, ev.jacobian)
-            self._pool_parts.append(Samples(np.asarray(z), ev.measures, ev.objective))
+            self._pool_parts.append(Samples(np.asarray(z), ev.measures, ev.objective, ev.similarities))
             n += len(z)
         z = sched.ask()  # (emitters * batch_size, d)
         ev = self._evaluate(z)
         sched.tell(ev.objective, ev.measures)
-        self._pool_parts.append(Samples(np.asarray(z), ev.measures, ev.objective))
+        self._pool_parts.append(Samples(np.asarray(z), ev.measures, ev.objective, ev.similarities))
         n += len(z)
         self.iteration += 1
         self.evaluations += n
@@ -304,7 +292,7 @@ class Search:
         if n:
             z = self._random_z[self._n_random_scored : target]
             ev = self._evaluate(z)
-            self._random_scored.append(Samples(z, ev.measures, ev.objective))
+            self._random_scored.append(Samples(z, ev.measures, ev.objective, ev.similarities))
             self._n_random_scored = target
         pool = self.random_pool
         self.random_archive.clear()
@@ -315,22 +303,20 @@ class Search:
 
     # ---- figures ------------------------------------------------------------------------
 
-    def uniformity_of(self, samples: Samples, *, balanced: bool) -> float:
-        """Normalised entropy over the uniformity grid of a draw from ``samples``."""
-        if not len(samples):
-            return 0.0
-        n = min(UNIFORMITY_SAMPLES, len(samples))
-        if balanced:
-            counts = metrics.balanced_counts(
-                metrics.bin_counts(samples.measures, self.measure_ranges, self.uniformity_bins), n
-            )
-        else:
-            counts = metrics.bin_counts(samples.measures[:n], self.measure_ranges, self.uniformity_bins)
-        return metrics.normalized_entropy(counts)
+    def draw(self, samples: Samples, *, balanced: bool) -> np.ndarray:
+        """Counts over the uniformity grid of a draw of ``min(UNIFORMITY_SAMPLES, n)`` samples."""
+        return metrics.draw_counts(samples.measures, self.measure_ranges, self.uniformity_bins, UNIFORMITY_SAMPLES, balanced=balanced)
 
-    def event(self, *, done: bool, stopped: bool) -> ProgressEvent:
+    def uniformity_of(self, samples: Samples, *, balanced: bool) -> float:
+        """Normalised entropy of :meth:`draw` (0 for no samples)."""
+        return metrics.normalized_entropy(self.draw(samples, balanced=balanced)) if len(samples) else 0.0
+
+    def event(self, *, done: bool, stopped: bool, judged: dict[str, JudgeReport] | None = None) -> ProgressEvent:
         stats = self.result_archive.stats
         rstats = self.random_archive.stats
+        random_pool = self.random_pool
+        judged = judged or {}
+        agreement = lambda side: judged[side].agreement if side in judged else None  # noqa: E731
         return ProgressEvent(
             iteration=self.iteration,
             evaluations=self.evaluations,
@@ -343,18 +329,20 @@ class Search:
             done=done,
             stopped=stopped,
             random_coverage=float(rstats.coverage),
-            random_uniformity=self.uniformity_of(self.random_pool, balanced=False),
+            random_uniformity=self.uniformity_of(random_pool, balanced=False),
             random_qd_score=float(rstats.qd_score),
-            random_evaluations=len(self.random_pool),
+            random_evaluations=len(random_pool),
             num_elites=int(stats.num_elites),
+            balanced_random_uniformity=self.uniformity_of(random_pool, balanced=True),
+            judge_agreement=agreement("qd"),
+            balanced_random_judge_agreement=agreement("balanced_random"),
+            random_judge_agreement=agreement("random"),
+            judge_note=next((r.note for r in judged.values() if r.note), ""),
         )
 
     def _side(self, archive: GridArchive, samples: Samples, *, balanced: bool) -> dict:
-        n = min(UNIFORMITY_SAMPLES, len(samples))
+        drawn = self.draw(samples, balanced=balanced)
         grid = metrics.bin_counts(samples.measures, self.measure_ranges, self.uniformity_bins)
-        drawn = metrics.balanced_counts(grid, n) if balanced else metrics.bin_counts(
-            samples.measures[:n], self.measure_ranges, self.uniformity_bins
-        )
         return {
             **metrics.archive_metrics(archive),
             "uniformity": metrics.normalized_entropy(drawn),
@@ -364,11 +352,30 @@ class Search:
             "pool_mean_objective": metrics.mean_objective(samples.objective),
         }
 
-    def summary(self, *, stopped: bool) -> dict:
+    def judge_sides(self) -> dict[str, JudgeReport]:
+        """The judge's figures for a draw over two bins per measure (:data:`core.judging.JUDGE_SAMPLE`
+        images) from each side: the QD pool, the random samples through the same selection, and
+        plain random samples. Empty reports with the reason when there is no judge."""
+        from .judging import JUDGE_SAMPLE, judge_draws
+
+        if self.judge is None:
+            return {side: JudgeReport.unavailable(self.judge_note) for side in ("qd", "balanced_random", "random")}
+        return judge_draws(
+            self.judge,
+            self.generator,
+            pairs=[(m.positive, m.negative) for m in self.config.measures],
+            pool=self.pool,
+            random_pool=self.random_pool,
+            calibration=self.calibration,
+            images=JUDGE_SAMPLE,
+            bins=2,
+        )
+
+    def summary(self, *, stopped: bool, judged: dict[str, JudgeReport] | None = None) -> dict:
         """The figures written to ``summary.json``."""
         cfg = self.config
         random_pool = self.random_pool
-        random_balanced = self.uniformity_of(random_pool, balanced=True)
+        judged = judged or {}
         return {
             "status": "stopped" if stopped else "done",
             "evaluations": self.evaluations,
@@ -377,7 +384,7 @@ class Search:
             "seconds": time.perf_counter() - self.started,
             "search_seconds": self._search_seconds,
             "random_seconds": self._random_seconds,
-            "algorithm": cfg.algorithm,
+            "algorithm": self.algorithm.name,
             "seed": cfg.seed,
             "prompts": {
                 "measures": [dataclasses.asdict(m) | {"label": m.display_label()} for m in cfg.measures],
@@ -385,14 +392,20 @@ class Search:
             },
             "generator": self.generator.describe(),
             "scorer": self.scorer.describe(),
+            "judge": None if self.judge is None else self.judge.describe(),
             "measure_ranges": [list(r) for r in self.measure_ranges],
             "archive_resolution": cfg.archive_resolution,
             "objective_offset": self.calibration.objective_offset,
             "uniformity_bins": self.uniformity_bins,
             "uniformity_samples": min(UNIFORMITY_SAMPLES, self.evaluations),
-            "qd": self._side(self.result_archive, self.pool, balanced=True),
-            "random": self._side(self.random_archive, random_pool, balanced=False)
-            | {"balanced_uniformity": random_balanced},
+            "qd": self._side(self.result_archive, self.pool, balanced=True) | _judged(judged.get("qd")),
+            "balanced_random": {
+                "uniformity": self.uniformity_of(random_pool, balanced=True),
+                "kl_from_uniform": metrics.kl_from_uniform(self.draw(random_pool, balanced=True)),
+                "evaluations": len(random_pool),
+            }
+            | _judged(judged.get("balanced_random")),
+            "random": self._side(self.random_archive, random_pool, balanced=False) | _judged(judged.get("random")),
             "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
 
@@ -400,6 +413,18 @@ class Search:
         """Elites of the result archive: index, objective, measures_*, solution_*."""
         frame = self.result_archive.data(["index", "objective", "measures", "solution"], return_type="pandas")
         return pd.DataFrame(frame)
+
+
+def _judged(report: JudgeReport | None) -> dict:
+    """The judge's figures of one side for summary.json."""
+    if report is None:
+        return {}
+    return {
+        "judge_agreement": report.agreement,
+        "judge_not_clean": report.not_clean_share,
+        "verified_uniformity": report.verified_uniformity,
+        "judge": report.to_dict(),
+    }
 
 
 def _prepare(config: RunConfig, generator: Generator | None, scorer: Scorer | None) -> tuple[Generator, Scorer]:
@@ -448,8 +473,12 @@ def iter_search(
         WeightsNotFoundError: a model's weights are absent.
     """
     generator, scorer = _prepare(config, generator, scorer)
+    judge_name, judge_options = config.resolved_judge()
+    judge, judge_note = load_run_judge(
+        judge_name, options=judge_options, device=config.device, scorer_description=scorer.describe()
+    )
     writer = RunWriter(run_dir)
-    search = Search(config, generator=generator, scorer=scorer, settings=settings)
+    search = Search(config, generator=generator, scorer=scorer, settings=settings, judge=judge, judge_note=judge_note)
     if on_search is not None:
         on_search(search)
     writer.write_config(
@@ -462,10 +491,15 @@ def iter_search(
 
     def finalise() -> ProgressEvent:
         search.catch_up_random()
-        event = search.event(done=True, stopped=stopped)
-        writer.append_history(dataclasses.asdict(event))
         writer.write_results(archive_frame=search.archive_frame(), pool=search.pool, random_pool=search.random_pool)
-        writer.write_summary(search.summary(stopped=stopped))
+        try:
+            judged = search.judge_sides()
+        except Exception as exc:  # noqa: BLE001 - a judge failure must not lose the run
+            logger.exception("judging failed for %s", writer.dir)
+            judged = {side: JudgeReport.unavailable(f"judging failed: {exc}") for side in ("qd", "balanced_random", "random")}
+        event = search.event(done=True, stopped=stopped, judged=judged)
+        writer.append_history(dataclasses.asdict(event))
+        writer.write_summary(search.summary(stopped=stopped, judged=judged))
         return event
 
     try:

@@ -9,8 +9,11 @@ The stand-in world mimics the shapes world's structure at a fraction of the cost
   "square", so random sampling under-covers red squares and blue triangles.
 - :class:`StandInScorer` embeds an image as a fixed projection of colour statistics and
   a text as the sum of known word vectors; unknown content words raise ``InputError``.
+- :class:`StandInJudge` reads the same statistics straight off the pixels (red minus blue,
+  top minus bottom) with a margin, so images near the middle are "neither"; an image whose
+  mean is almost white is not a clean subject.
 
-``register()`` adds both to the registry under the name ``"stand-in"``.
+``register()`` adds all three to the registry under the name ``"stand-in"``.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from typing import Sequence
 
 import torch
 
+import numpy as np
+
+from core.config import PromptPair
 from core.errors import InputError
-from core.interfaces import Generator, Scorer, split_alternatives
-from core.registry import register_generator, register_scorer
+from core.interfaces import Generator, Judge, Scorer, Verdicts, split_alternatives
+from core.registry import GeneratorDefaults, register_generator, register_judge, register_scorer
 
 NAME = "stand-in"
 LATENT_DIM = 8
@@ -129,6 +135,45 @@ class StandInScorer(Scorer):
         return torch.nn.functional.normalize(torch.stack(rows), dim=-1).to(self.device)
 
 
+JUDGE_MARGIN = 0.05  # |statistic| below this is "neither"
+JUDGE_STATISTICS = {"red": (0, 1), "blue": (0, -1), "triangle": (1, 1), "square": (1, -1)}  # word -> (statistic, sign)
+
+
+class StandInJudge(Judge):
+    """Reads red-minus-blue and top-minus-bottom off the pixels; never used by the search."""
+
+    name = NAME
+
+    def _word(self, prompt: str) -> str | None:
+        words = [w for w in re.findall(r"[a-z]+", prompt.lower()) if w in JUDGE_STATISTICS]
+        return words[0] if words else None
+
+    def judgeable(self, pairs):
+        return [self._word(p) is not None and self._word(n) is not None for p, n in pairs]
+
+    def judge(self, images, pairs):
+        h = images.shape[-2]
+        stats = torch.stack(
+            [images[:, 0].mean(dim=(1, 2)) - images[:, 2].mean(dim=(1, 2)),
+             images[:, :, : h // 2].mean(dim=(1, 2, 3)) - images[:, :, h // 2 :].mean(dim=(1, 2, 3))],
+            dim=1,
+        ).numpy()  # (n, 2)
+        judged = self.judgeable(pairs)
+        side = np.zeros((len(images), len(pairs)), dtype=np.int8)
+        for j, (pos, _) in enumerate(pairs):
+            if judged[j]:
+                stat, sign = JUDGE_STATISTICS[self._word(pos)]
+                value = sign * stats[:, stat]
+                side[:, j] = np.where(value > JUDGE_MARGIN, 1, np.where(value < -JUDGE_MARGIN, -1, 0))
+        clean = images.mean(dim=(1, 2, 3)).numpy() < 0.95
+        notes = np.array(["clean" if c else "no subject" for c in clean], dtype=object)
+        return Verdicts(side=side, confidence=np.abs(side).astype(float), clean=clean, judged=judged, notes=notes)
+
+
+def load_stand_in_judge(**_) -> StandInJudge:
+    return StandInJudge()
+
+
 def load_stand_in_generator(**kwargs) -> StandInGenerator:
     return StandInGenerator(**kwargs)
 
@@ -138,6 +183,12 @@ def load_stand_in_scorer(**kwargs) -> StandInScorer:
 
 
 def register() -> None:
-    """Registers both stand-ins under ``"stand-in"`` (idempotent)."""
-    register_generator(NAME, "tests.core.stand_ins:load_stand_in_generator", "Test stand-in generator")
+    """Registers the stand-ins under ``"stand-in"`` (idempotent)."""
+    register_generator(
+        NAME,
+        "tests.core.stand_ins:load_stand_in_generator",
+        "Test stand-in generator",
+        defaults=GeneratorDefaults(objective=PromptPair("a clean shape", "a smudge", label="quality"), algorithm="cma-maega", judge=NAME),
+    )
     register_scorer(NAME, "tests.core.stand_ins:load_stand_in_scorer", "Test stand-in scorer")
+    register_judge(NAME, "tests.core.stand_ins:load_stand_in_judge", "Test stand-in judge")

@@ -39,6 +39,22 @@ def test_events_and_run_directory(tmp_path, generator, scorer, config):
     assert len(hit) and np.isclose(run.pool.objective[hit[0]], row["objective"])
 
 
+def test_summary_and_last_event_carry_the_judges_figures(tmp_path, generator, scorer, config):
+    events = list(iter_search(config, run_dir=tmp_path / "run", generator=generator, scorer=scorer))
+    assert all(e.judge_agreement is None for e in events[:-1])  # judged once, at the end
+    last = events[-1]
+    run = Run.open(tmp_path / "run")
+    for side, value in (("qd", last.judge_agreement), ("balanced_random", last.balanced_random_judge_agreement),
+                        ("random", last.random_judge_agreement)):
+        report = run.summary[side]["judge"]
+        assert report["judge"] == "stand-in" and 0 < report["images"] <= 200
+        assert value == run.summary[side]["judge_agreement"] == report["agree"] / report["checked"]
+    assert run.summary["balanced_random"]["uniformity"] == last.balanced_random_uniformity
+    # Without a judge, the figures say why instead of failing the run.
+    none = run_search(dataclasses.replace(config, judge="none"), run_dir=tmp_path / "none", generator=generator, scorer=scorer)
+    assert none.summary["qd"]["judge_agreement"] is None and "no judge" in none.summary["qd"]["judge"]["note"]
+
+
 def test_random_baseline_is_prior_samples_scored_the_same(tmp_path, generator, scorer, config):
     run = run_search(config, run_dir=tmp_path / "run", generator=generator, scorer=scorer)
     # The stand-in world is biased: QD covers more than random sampling at equal budget.
@@ -110,7 +126,7 @@ def test_uniformity_grid_has_about_100_cells():
         (dict(objective=PromptPair("a clean shape", "  ")), "objective negative prompt"),
         (dict(generator="nope"), "generator: got 'nope'; expected one of"),
         (dict(scorer="nope"), "scorer: got 'nope'; expected one of"),
-        (dict(algorithm="cma-xx"), "algorithm: got 'cma-xx'; expected one of cma-maega"),
+        (dict(algorithm="cma-xx"), "algorithm: got 'cma-xx'; expected one of jump, cma-maega"),
         (dict(evaluations=0), "evaluations: got 0; expected a whole number >= 1"),
         (dict(evaluations=-5), "evaluations: got -5"),
         (dict(seed=-1), "seed: got -1"),

@@ -58,3 +58,25 @@ def test_cli_search_with_shapes_and_unknown_word(tmp_path, shapes):
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "measure 1 positive prompt" in res.stderr
+
+
+@pytest.mark.slow
+def test_the_judge_confirms_rare_combinations_on_the_shapes_world(tmp_path, shapes):
+    """The search's rare combinations are real (the judge reads the pixels), and more of them
+    than the same budget of random samples through the same selection gives."""
+    from core.search import run_search
+
+    generator, scorer = shapes
+    config = RunConfig(measures=PRESETS["colour x shape"], evaluations=1500, seed=0)
+    run = run_search(config, run_dir=tmp_path / "run", generator=generator, scorer=scorer)
+    summary = run.summary
+    assert summary["algorithm"] == "jump" and summary["judge"]["name"] == "shapes"
+
+    def rare(side: str) -> int:  # blue triangles and red squares the judge agrees with
+        per_bin = summary[side]["judge"]["per_bin"]
+        return sum(per_bin.get(folder, {}).get("agree", 0) for folder in ("b0_1", "b1_0"))
+
+    assert summary["qd"]["judge_agreement"] >= 0.9
+    assert summary["qd"]["judge_not_clean"] <= 0.05
+    assert rare("qd") >= 3 * max(1, rare("balanced_random"))
+    assert summary["qd"]["verified_uniformity"] > summary["balanced_random"]["verified_uniformity"]
