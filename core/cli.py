@@ -47,9 +47,9 @@ class Subcommand:
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {}
-# Modules imported by main() before parsing, each registering its subcommands on import
-# (e.g. the bias check adds "core.biascheck.cli" here).
-SUBCOMMAND_MODULES: list[str] = ["core.biascheck"]
+# Modules outside the engine whose ``register_cli(register_subcommand)`` main() calls before
+# parsing (experiments built on the engine; the engine itself never imports them).
+SUBCOMMAND_MODULES: list[str] = ["experiments.biascheck"]
 
 
 def register_subcommand(
@@ -94,7 +94,7 @@ def _add_search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--objective", nargs=2, metavar=("POS", "NEG"), help="the quality pair (default: the generator's)")
     p.add_argument("--generator", default=RunConfig.generator, help="registry name (default: %(default)s)")
     p.add_argument("--scorer", default=RunConfig.scorer, help="registry name (default: %(default)s)")
-    p.add_argument("--algorithm", default=RunConfig.algorithm, help="one of " + ", ".join(ALGORITHMS) + " (default: %(default)s)")
+    p.add_argument("--algorithm", default=None, help="one of " + ", ".join(ALGORITHMS) + " (default: the generator's; shapes: jump)")
     p.add_argument("--evaluations", type=int, default=RunConfig.evaluations, help="evaluation budget (default: %(default)s)")
     p.add_argument("--seed", type=int, default=RunConfig.seed, help="random seed (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=RunConfig.batch_size, help="solutions per emitter per step (default: %(default)s)")
@@ -107,6 +107,10 @@ def _add_search_arguments(p: argparse.ArgumentParser) -> None:
                    help="factory option of the generator (JSON value or text)")
     p.add_argument("--scorer-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
                    help="factory option of the scorer (JSON value or text)")
+    p.add_argument("--judge", default=None,
+                   help="judge of the results, never used by the search: a registry name or 'none' (default: the generator's)")
+    p.add_argument("--judge-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                   help="factory option of the judge (JSON value or text)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -127,6 +131,8 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         device=args.device,
         generator_options=dict(args.generator_option),
         scorer_options=dict(args.scorer_option),
+        judge=args.judge,
+        judge_options=dict(args.judge_option) if args.judge_option else None,
     )
 
 
@@ -144,7 +150,7 @@ def _run_search(args: argparse.Namespace) -> int:
     try:
         for event in iter_search(config, run_dir=args.out, generator=generator, scorer=scorer):
             if not bars:
-                bars.append(tqdm(total=config.evaluations, unit="eval", disable=args.quiet, file=sys.stderr, desc=config.algorithm))
+                bars.append(tqdm(total=config.evaluations, unit="eval", disable=args.quiet, file=sys.stderr, desc=config.resolved_algorithm()))
             bars[0].update(event.evaluations - bars[0].n)
             bars[0].set_postfix(coverage=f"{event.coverage:.2f}", random=f"{event.random_coverage:.2f}")
             last = event
@@ -155,9 +161,19 @@ def _run_search(args: argparse.Namespace) -> int:
     print(
         f"{args.out}: {last.evaluations} evaluations in {last.elapsed:.1f} s; "
         f"coverage QD {last.coverage:.3f} vs random {last.random_coverage:.3f}; "
-        f"uniformity QD {last.uniformity:.3f} vs random {last.random_uniformity:.3f}"
+        f"uniformity QD {last.uniformity:.3f} vs balanced random {last.balanced_random_uniformity:.3f} "
+        f"vs random {last.random_uniformity:.3f}"
     )
+    print(_judge_line(last.judge_agreement, last.balanced_random_judge_agreement, last.random_judge_agreement, last.judge_note))
     return EXIT_OK
+
+
+def _judge_line(qd: float | None, balanced: float | None, plain: float | None, note: str) -> str:
+    """One line of judge agreement for QD and both baselines, or why there is none."""
+    if qd is None and balanced is None and plain is None:
+        return f"judge: none ({note})" if note else "judge: none"
+    fmt = lambda v: "n/a" if v is None else f"{100 * v:.0f}%"  # noqa: E731
+    return f"judge agreement QD {fmt(qd)} vs balanced random {fmt(balanced)} vs random {fmt(plain)}"
 
 
 # ---- export ---------------------------------------------------------------------------
@@ -179,6 +195,10 @@ def _add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quality", type=_quality, default=None,
                    help="minimum objective, or 'none' (default: the random baseline's 10th percentile)")
     p.add_argument("--out", required=True, metavar="FILE.zip", help="zip file to write")
+    p.add_argument("--verified", action="store_true",
+                   help="keep only images the run's judge agrees with (bins left short are reported, never padded)")
+    p.add_argument("--any-ends", action="store_true",
+                   help="let bins at the ends of a measure take any sample, not only clear examples of that side")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -198,17 +218,25 @@ def _run_export(args: argparse.Namespace) -> int:
 
     try:
         result = export_balanced(
-            run, images=args.images, bins=args.bins, quality_threshold=args.quality, out=args.out, on_progress=progress
+            run, images=args.images, bins=args.bins, quality_threshold=args.quality, out=args.out,
+            verified=args.verified, clear_ends=not args.any_ends, on_progress=progress,
         )
     finally:
         for bar in bars:
             bar.close()
-    qd, rnd = result.metrics["qd"], result.metrics["random"]
+    qd, bal, rnd = (result.metrics[side] for side in ("qd", "balanced_random", "random"))
     print(
-        f"{result.path}: {result.n_images} of {result.requested} images, {len(result.short_bins)} short bins; "
-        f"uniformity {qd['uniformity']:.3f} vs random {rnd['uniformity']:.3f}; "
-        f"coverage {qd['coverage']:.3f} vs random {rnd['coverage']:.3f}"
+        f"{result.path}: {result.n_images} of {result.requested} images{' (verified)' if result.verified else ''}, "
+        f"{len(result.short_bins)} short bins{': ' + ', '.join(result.short_bins[:12]) if result.short_bins else ''}"
+        f"{' ...' if len(result.short_bins) > 12 else ''}; "
+        f"uniformity {qd['uniformity']:.3f} vs balanced random {bal['uniformity']:.3f} vs random {rnd['uniformity']:.3f}"
     )
+    print(_judge_line(qd["judge_agreement"], bal["judge_agreement"], rnd["judge_agreement"], result.judge["qd"].note))
+    report = result.judge["qd"]
+    if report.judge is not None and len(report.per_bin) <= 16:  # one line per folder for small exports
+        for label, entry in report.per_bin.items():
+            share = f"{100 * entry['agree'] / entry['checked']:.0f}%" if entry["checked"] else "n/a"
+            print(f"  {label}: {entry['images']} images, judge agrees {share}, not clean {entry['not_clean']}")
     return EXIT_OK
 
 
@@ -253,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     for module in SUBCOMMAND_MODULES:
         try:
-            importlib.import_module(module)
+            importlib.import_module(module).register_cli(register_subcommand)
         except ImportError as exc:  # an optional part that cannot load here
             logger.warning("subcommands of %s unavailable: %s", module, exc)
     args = build_parser().parse_args(argv)

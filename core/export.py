@@ -1,27 +1,26 @@
-"""Balanced dataset export: N images drawn evenly across measure bins, as a zip.
+"""Balanced dataset export: images drawn evenly across measure bins, checked by a judge, as a zip.
 
 The zip loads directly as a Hugging Face ``imagefolder`` dataset and as a torchvision
 ``ImageFolder``::
 
-    README.md              dataset card (prompts, models, settings, metrics vs random)
-    density.png            counts per bin: this export vs a random export of the same size
-    train/metadata.csv     file_name, label, measure_*, bin_*, objective, prompts, latent
+    README.md              dataset card (prompts, models, settings, figures vs both baselines)
+    density.png            images per bin: this export, balanced random, plain random
+    train/metadata.csv     file_name, label, measure_*, bin_*, judge_*, objective, prompts, latent
     train/<bin>/<id>.png   one folder per measure bin, e.g. train/b03_07/000123.png
 
 ``file_name`` is relative to the folder of ``metadata.csv`` (the imagefolder rule).
 
-How images are chosen: pool samples whose objective is at least the quality threshold are
-binned on a grid of ``bins`` per measure over the run's measure ranges. Within a bin,
-candidates are taken best objective first, skipping any within ``min_distance`` (latent
-space) of one already taken, so near-duplicates are not exported twice. Each bin then
-gets an even share of ``images`` (:func:`core.metrics.balanced_counts`): a bin with fewer
-distinct samples than the even share gives what it has and is *reported* in
-``short_bins`` and the card; it is never padded with copies or with samples from
-elsewhere. The other bins share the remainder evenly.
+Which images: :func:`core.selection.select_balanced` on the run's pool (quality threshold,
+clear ends, most representative first, distinct, even; short bins are reported, never
+padded). With ``verified=True`` the judge checks candidates first and only images it agrees
+with are kept. Beside the export, two baselines of the same size are drawn from the run's
+random samples (the generator's prior, same budget): **balanced random**, the same
+selection code on the random samples (the honest baseline), and **plain random**, the first
+random samples above the same quality threshold. All three are judged and measured alike.
 
-The random export it is compared with is what plain random sampling gives: the first
-samples of the random baseline that pass the same quality threshold, as many as were
-exported.
+Images are rendered, judged, encoded into the zip and dropped a chunk at a time, so memory
+does not grow with the number of images. The zip is written under a temporary name and
+renamed when complete.
 """
 
 from __future__ import annotations
@@ -42,15 +41,28 @@ import numpy as np
 import torch
 
 from . import metrics
+from .batching import RENDER_CHUNK, embed_images, iter_render
 from .errors import InputError
-from .interfaces import Generator, Scorer
-from .runs import Run
+from .interfaces import Generator, Judge, Scorer, Verdicts
+from .judging import JudgeReport, claims, agreement, judge_images, judge_report, load_run_judge
+from .runs import Run, Samples
+from .selection import (
+    DEDUP_FRACTION,
+    DEFAULT_QUALITY_PERCENTILE,
+    MAX_BINS_TOTAL,
+    Selection,
+    bin_label,
+    check_count,
+    default_quality_threshold,
+    select_balanced,
+)
 
 __all__ = [
     "ExportResult",
     "export_balanced",
-    "select_balanced",
+    "select_for_run",
     "Selection",
+    "SIDES",
     "DEFAULT_QUALITY_PERCENTILE",
     "DEDUP_FRACTION",
     "MAX_BINS_TOTAL",
@@ -58,36 +70,14 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_QUALITY_PERCENTILE = 10.0  # default threshold: this percentile of the random baseline's objective
-DEDUP_FRACTION = 0.1  # near-duplicate latent distance, x prior std x sqrt(latent_dim)
-MAX_BINS_TOTAL = 100_000  # bins ** measures above this is refused
-RENDER_CHUNK = 128  # latents rendered at once
+SIDES = ("qd", "balanced_random", "random")  # the export and its two baselines, in display order
+SIDE_NAMES = {"qd": "this export (QD)", "balanced_random": "balanced random", "random": "plain random"}
 SHOWN_SHORT_BINS = 50  # short bins listed by name in the card (all are in ExportResult)
-
-
-@dataclasses.dataclass(frozen=True)
-class Selection:
-    """Which pool samples a balanced export takes.
-
-    Attributes:
-        indices: (n,) pool indices, grouped by bin.
-        bin_index: (n, k) bin of each chosen sample.
-        counts: Chosen per bin, shape (bins,) * k.
-        available: Distinct candidates per bin, same shape.
-        short_bins: Labels of bins holding fewer distinct candidates than the even share.
-        even_share: ``ceil(images / bins**k)``.
-        quality_threshold: Threshold applied.
-        min_distance: Near-duplicate distance applied.
-    """
-
-    indices: np.ndarray
-    bin_index: np.ndarray
-    counts: np.ndarray
-    available: np.ndarray
-    short_bins: list[str]
-    even_share: int
-    quality_threshold: float
-    min_distance: float
+CARD_FOLDERS = 64  # the card's per-folder table lists at most this many bins
+METRIC_NAMES = (
+    "images", "coverage", "uniformity", "kl_from_uniform", "judge_agreement", "judge_not_clean",
+    "verified_uniformity", "vendi", "pure_diversity", "mean_objective",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,15 +86,18 @@ class ExportResult:
 
     Attributes:
         path: The zip file.
-        n_images: Images written (fewer than requested if the pool ran short).
+        n_images: Images written (fewer than requested if bins ran short).
         counts: Images per bin, shape (bins,) * k.
-        short_bins: Labels of bins that had fewer distinct samples than the even share.
-        metrics: ``{"qd": {...}, "random": {...}}``, figures of this export and of a random
-            export of the same size (coverage, uniformity, kl_from_uniform, vendi,
-            pure_diversity, mean_objective over the export bins).
+        short_bins: Labels of bins that had fewer usable samples than the even share.
+        metrics: ``{"qd": {...}, "balanced_random": {...}, "random": {...}}``: coverage,
+            uniformity, kl_from_uniform, judge agreement and not-clean share, verified
+            uniformity, vendi, pure_diversity, mean_objective over the export bins.
+        judge: ``{side: JudgeReport}`` (reports say why when there is no judge).
         card: The dataset card (README.md) text.
         requested: Images asked for.
         quality_threshold: Threshold applied.
+        verified: Whether only judge-approved images were kept.
+        rejected_by_judge: Candidates the judge turned down (verified exports).
     """
 
     path: Path
@@ -112,121 +105,62 @@ class ExportResult:
     counts: np.ndarray
     short_bins: list[str]
     metrics: dict
+    judge: dict
     card: str
     requested: int = 0
     quality_threshold: float = float("nan")
+    verified: bool = False
+    rejected_by_judge: int = 0
 
 
-def bin_label(index: tuple[int, ...] | np.ndarray, bins: int) -> str:
-    """Folder name of a bin, e.g. ``b03_07`` (bin 3 of measure 0, bin 7 of measure 1)."""
-    width = len(str(bins - 1))
-    return "b" + "_".join(str(int(i)).zfill(width) for i in index)
+def _min_distance(run: Run, min_distance: float | None) -> float:
+    if min_distance is not None:
+        return float(min_distance)
+    return DEDUP_FRACTION * run.calibration.prior_std * math.sqrt(run.pool.z.shape[1])
 
 
-def _check_int(field: str, value: object, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or (high is not None and value > high):
-        rng = f">= {low}" if high is None else f"between {low} and {high}"
-        raise InputError(field, value, f"a whole number {rng}")
-    return int(value)
-
-
-def default_quality_threshold(run: Run) -> float:
-    """The default threshold: :data:`DEFAULT_QUALITY_PERCENTILE` of the random baseline's objective."""
-    return float(np.percentile(run.random_pool.objective, DEFAULT_QUALITY_PERCENTILE))
-
-
-def select_balanced(
+def select_for_run(
     run: Run,
+    samples: Samples | None = None,
     *,
     images: int,
     bins: int,
     quality_threshold: float | None = None,
     min_distance: float | None = None,
+    clear_ends: bool = True,
+    verify=None,
 ) -> Selection:
-    """Chooses pool samples for a balanced export (no rendering). See the module docstring.
+    """:func:`core.selection.select_balanced` with a run's ranges, thresholds and clear levels.
 
     Args:
         run: The run.
-        images: Images wanted.
-        bins: Bins per measure.
-        quality_threshold: Minimum objective; None = :func:`default_quality_threshold`.
+        samples: The pool to choose from: the run's QD pool (None) or its random samples.
+        images, bins, verify: As :func:`core.selection.select_balanced`.
+        clear_ends: Bins at the ends of a measure take only clear examples of that side (the
+            run's calibrated ``clear_levels``); False takes any sample there.
+        quality_threshold: Minimum objective; None = the random baseline's
+            :data:`DEFAULT_QUALITY_PERCENTILE` th percentile.
         min_distance: Near-duplicate latent distance; None = :data:`DEDUP_FRACTION` x prior
             std x sqrt(latent_dim).
 
     Raises:
-        InputError: bad ``images`` or ``bins``.
+        InputError: bad ``images``, ``bins`` or ``quality_threshold``.
     """
-    images = _check_int("images", images, 1)
     k = len(run.measure_ranges)
-    bins = _check_int("bins", bins, 1, max(1, int(MAX_BINS_TOTAL ** (1.0 / k))))
+    check_count("images", images, 1)
+    check_count("bins", bins, 1, max(1, int(MAX_BINS_TOTAL ** (1.0 / k))))
     if quality_threshold is None:
-        quality_threshold = default_quality_threshold(run)
-    if not isinstance(quality_threshold, (int, float)) or math.isnan(quality_threshold):
-        raise InputError("quality", quality_threshold, "a number (objective units), or -inf for no threshold")
-    pool = run.pool
-    d = pool.z.shape[1]
-    if min_distance is None:
-        min_distance = DEDUP_FRACTION * run.calibration.prior_std * math.sqrt(d)
-
-    ok = np.flatnonzero(pool.objective >= quality_threshold)
-    idx_all = metrics.bin_indices(pool.measures[ok], run.measure_ranges, bins)  # (m, k)
-    flat = np.ravel_multi_index(tuple(idx_all.T), (bins,) * k) if len(ok) else np.zeros(0, int)
-    n_bins = bins**k
-    even = math.ceil(images / n_bins)
-
-    # Distinct candidates per bin, best objective first (at most `images` per bin).
-    order = np.lexsort((-pool.objective[ok], flat))  # by bin, then objective descending
-    distinct: dict[int, list[int]] = {}
-    for pos in order:
-        b = int(flat[pos])
-        chosen = distinct.setdefault(b, [])
-        if len(chosen) >= images:
-            continue
-        i = int(ok[pos])
-        if chosen and np.min(np.linalg.norm(pool.z[chosen] - pool.z[i], axis=1)) < min_distance:
-            continue
-        chosen.append(i)
-
-    available = np.zeros(n_bins, dtype=np.int64)
-    for b, chosen in distinct.items():
-        available[b] = len(chosen)
-    take = metrics.balanced_counts(available, images)
-    indices = [i for b in range(n_bins) if take[b] for i in distinct[b][: take[b]]]
-    short = [bin_label(np.unravel_index(b, (bins,) * k), bins) for b in np.flatnonzero(available < even)]
-    indices = np.asarray(indices, dtype=np.int64)
-    bin_index = metrics.bin_indices(pool.measures[indices], run.measure_ranges, bins) if len(indices) else np.zeros((0, k), int)
-    return Selection(
-        indices=indices,
-        bin_index=bin_index,
-        counts=take.reshape((bins,) * k),
-        available=available.reshape((bins,) * k),
-        short_bins=short,
-        even_share=even,
-        quality_threshold=float(quality_threshold),
-        min_distance=float(min_distance),
+        quality_threshold = default_quality_threshold(run.random_pool)
+    return select_balanced(
+        run.pool if samples is None else samples,
+        ranges=run.measure_ranges,
+        images=images,
+        bins=bins,
+        quality_threshold=quality_threshold,
+        min_distance=_min_distance(run, min_distance),
+        clear_levels=run.calibration.clear_levels if clear_ends else None,
+        verify=verify,
     )
-
-
-def _render(generator: Generator, z: np.ndarray, on_chunk: Callable[[int], None] | None = None) -> torch.Tensor:
-    """(n, d) latents -> (n, 3, H, W) float images in [0, 1] via ``render_final``."""
-    out = []
-    for start in range(0, len(z), RENDER_CHUNK):
-        zc = torch.as_tensor(z[start : start + RENDER_CHUNK], dtype=torch.float32, device=generator.device)
-        with torch.no_grad():
-            out.append(generator.render_final(zc).clamp(0, 1).cpu())
-        if on_chunk is not None:
-            on_chunk(len(zc))
-    if not out:
-        return torch.zeros(0, 3, generator.image_size, generator.image_size)
-    return torch.cat(out)
-
-
-def _embed(scorer: Scorer, images: torch.Tensor) -> np.ndarray:
-    rows = []
-    with torch.no_grad():
-        for start in range(0, len(images), RENDER_CHUNK):
-            rows.append(scorer.embed_images(images[start : start + RENDER_CHUNK].to(scorer.device)).cpu())
-    return torch.cat(rows).double().numpy()
 
 
 def _png(image: torch.Tensor) -> bytes:
@@ -238,23 +172,51 @@ def _png(image: torch.Tensor) -> bytes:
     return buf.getvalue()
 
 
-def _side_metrics(measures: np.ndarray, objective: np.ndarray, emb: np.ndarray | None, ranges, bins: int) -> dict:
-    counts = metrics.bin_counts(measures, ranges, bins)
+@dataclasses.dataclass
+class _Side:
+    """One set of images (the export or a baseline): what is rendered, and what it showed."""
+
+    name: str
+    samples: Samples
+    indices: np.ndarray  # (n,) indices into samples
+    bin_index: np.ndarray  # (n, k)
+    embeddings: list = dataclasses.field(default_factory=list)
+    verdicts: list = dataclasses.field(default_factory=list)
+
+
+def _verifier(judge: Judge, generator: Generator, samples: Samples, pairs, bins: int):
+    """The ``verify`` callback of a selection: render candidates, keep those the judge agrees with."""
+
+    def verify(idx: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        images = torch.cat(list(iter_render(generator, samples.z[idx])))
+        agrees, _ = agreement(judge_images(judge, images, pairs), claims(rows, bins))
+        return agrees
+
+    return verify
+
+
+def _figures(side: _Side, report: JudgeReport, ranges, bins: int, k: int) -> dict:
+    measures = side.samples.measures[side.indices]
+    counts = metrics.bin_counts(measures.reshape(-1, k), ranges, bins)
+    emb = np.concatenate(side.embeddings) if side.embeddings else None
     return {
-        "images": int(len(objective)),
+        "images": int(len(side.indices)),
         "coverage": metrics.coverage(counts),
         "uniformity": metrics.normalized_entropy(counts),
         "kl_from_uniform": metrics.kl_from_uniform(counts),
+        "judge_agreement": report.agreement,
+        "judge_not_clean": report.not_clean_share,
+        "verified_uniformity": report.verified_uniformity,
         "vendi": metrics.vendi_score(emb) if emb is not None and len(emb) else 0.0,
         "pure_diversity": metrics.pure_diversity(emb) if emb is not None and len(emb) else 0.0,
-        "mean_objective": metrics.mean_objective(objective),
+        "mean_objective": metrics.mean_objective(side.samples.objective[side.indices]),
     }
 
 
-def density_png(qd_counts: np.ndarray, random_counts: np.ndarray, *, labels: list[str], ranges) -> bytes:
-    """Side-by-side heatmaps of images per bin (first two measures; others summed out).
+def density_png(counts: dict[str, np.ndarray], *, labels: list[str], ranges) -> bytes:
+    """Heatmaps of images per bin (first two measures; others summed out), one per side.
 
-    With one measure, side-by-side bar charts.
+    With one measure, bar charts.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -262,26 +224,26 @@ def density_png(qd_counts: np.ndarray, random_counts: np.ndarray, *, labels: lis
     def two_d(c: np.ndarray) -> np.ndarray:
         return c.sum(axis=tuple(range(2, c.ndim))) if c.ndim > 2 else c
 
-    fig = Figure(figsize=(10, 4.4), dpi=100)
+    fig = Figure(figsize=(15, 4.4), dpi=100)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 2)
-    vmax = max(1, int(max(two_d(qd_counts).max(), two_d(random_counts).max())))
-    for ax, counts, title in ((axes[0], qd_counts, "QD export"), (axes[1], random_counts, "Random sampling, same size")):
-        if counts.ndim == 1:
+    axes = fig.subplots(1, len(counts))
+    vmax = max(1, int(max(two_d(c).max() for c in counts.values())))
+    for ax, (side, c) in zip(np.atleast_1d(axes), counts.items()):
+        if c.ndim == 1:
             lo, hi = ranges[0]
-            edges = np.linspace(lo, hi, len(counts) + 1)
-            ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="#4c72b0")
+            edges = np.linspace(lo, hi, len(c) + 1)
+            ax.bar(edges[:-1], c, width=np.diff(edges), align="edge", color="#4c72b0")
             ax.set_ylim(0, vmax * 1.05)
             ax.set_xlabel(labels[0])
             ax.set_ylabel("images")
         else:
-            grid = two_d(counts)
+            grid = two_d(c)
             (x0, x1), (y0, y1) = ranges[0], ranges[1]
             im = ax.imshow(grid.T, origin="lower", extent=(x0, x1, y0, y1), aspect="auto", cmap="magma", vmin=0, vmax=vmax)
             ax.set_xlabel(labels[0])
             ax.set_ylabel(labels[1])
             fig.colorbar(im, ax=ax, label="images per bin")
-        ax.set_title(f"{title} (n={int(counts.sum())})")
+        ax.set_title(f"{SIDE_NAMES[side]} (n={int(c.sum())})")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -289,41 +251,81 @@ def density_png(qd_counts: np.ndarray, random_counts: np.ndarray, *, labels: lis
 
 
 def _fmt(v: object) -> str:
+    if v is None:
+        return "n/a"
     if isinstance(v, float):
         return f"{v:.3f}"
     return str(v)
 
 
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "n/a"
+
+
 def dataset_card(
-    run: Run, *, selection: Selection, n_images: int, requested: int, bins: int, figures: dict
+    run: Run,
+    *,
+    selection: Selection,
+    n_images: int,
+    requested: int,
+    bins: int,
+    figures: dict,
+    reports: dict[str, JudgeReport],
+    verified: bool,
 ) -> str:
     """The dataset card (README.md) of an export."""
     cfg = run.config
     s = run.summary
+    k = len(cfg.measures)
     measures = "\n".join(
         f"| `measure_{j}` | {m.display_label()} | {m.positive} | {m.negative} | {lo:.4f} .. {hi:.4f} |"
         for j, (m, (lo, hi)) in enumerate(zip(cfg.measures, run.measure_ranges))
     )
     obj = cfg.resolved_objective()
     rows = "\n".join(
-        f"| {name} | {_fmt(figures['qd'][name])} | {_fmt(figures['random'][name])} |"
-        for name in ("images", "coverage", "uniformity", "kl_from_uniform", "vendi", "pure_diversity", "mean_objective")
+        f"| {name} | " + " | ".join(_fmt(figures[side][name]) for side in SIDES) + " |" for name in METRIC_NAMES
     )
     short = selection.short_bins
     if short:
         listed = ", ".join(short[:SHOWN_SHORT_BINS]) + (" ..." if len(short) > SHOWN_SHORT_BINS else "")
         short_text = (
-            f"{len(short)} of {bins ** len(cfg.measures)} bins had fewer than {selection.even_share} distinct "
-            f"samples above the quality threshold (the even share); they hold what was found and are not "
-            f"padded: {listed}"
+            f"{len(short)} of {bins ** k} bins had fewer than {selection.even_share} usable samples (the even "
+            f"share); they hold what was found and are not padded: {listed}"
         )
     else:
         short_text = "None: every bin had at least the even share."
+    qd_report = reports["qd"]
+    if qd_report.judge is None:
+        judge_text = f"No judge checked these images: {qd_report.note}"
+        folder_table = ""
+    else:
+        judge_text = (
+            f"Judge: `{json.dumps(s.get('judge') or {'name': qd_report.judge})}`. It never guided the search. "
+            f"An image agrees with its folder when the judge finds one clean subject on the claimed side of "
+            f"each measure it can read (folders at an end of a measure claim that side; folders in between "
+            f"claim a degree and are checked for a clean subject only)."
+            + (" This export is **verified**: only images the judge agreed with were kept "
+               f"({selection.rejected_by_judge} candidates turned down)." if verified else "")
+        )
+        labels = sorted(set(reports["qd"].per_bin) | set(reports["balanced_random"].per_bin))[:CARD_FOLDERS]
+        lines = []
+        for label in labels:
+            cells = []
+            for side in ("qd", "balanced_random"):
+                e = reports[side].per_bin.get(label, {"images": 0, "checked": 0, "agree": 0, "not_clean": 0})
+                cells.append(f"{e['images']} | {_pct(e['agree'], e['checked'])} | {_pct(e['not_clean'], e['images'])}")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        folder_table = (
+            "\n\nPer folder (judge agreement among images whose folder claims a side; not clean among all):\n\n"
+            "| folder | QD images | QD agree | QD not clean | balanced random images | agree | not clean |\n"
+            "|---|---|---|---|---|---|---|\n" + "\n".join(lines)
+        )
     return f"""# Balanced synthetic image dataset (QDGS Studio)
 
 {n_images} images ({requested} requested) drawn evenly across {bins} bins per measure
-({bins ** len(cfg.measures)} bins) from a quality-diversity search, with the figures of plain
-random sampling of the same generator beside them.
+({bins ** k} bins) from a quality-diversity search, checked by an independent judge, with the
+figures of two baselines of the same size beside them: the generator's random samples put
+through the same balanced selection (balanced random), and plain random sampling.
 
 ## Measures and objective
 
@@ -341,30 +343,40 @@ Quality threshold: objective >= {selection.quality_threshold:.3f}.
 
 - Generator: `{json.dumps(s.get("generator", {"name": cfg.generator}))}`
 - Scorer: `{json.dumps(s.get("scorer", {"name": cfg.scorer}))}`
-- Algorithm: {cfg.algorithm} (pyribs), seed {cfg.seed}, {s.get("evaluations")} evaluations
+- Algorithm: {s.get("algorithm", cfg.algorithm)} (pyribs), seed {cfg.seed}, {s.get("evaluations")} evaluations
   (budget {cfg.evaluations}), archive {cfg.archive_resolution} cells per measure.
 - Random baseline: the same number of latents drawn from the generator's prior, scored the same way.
-- Near-duplicates: within a bin, samples closer than {selection.min_distance:.4f} in latent space
-  to one already taken are skipped.
+- Selection: in a folder at an end of a measure, only images at least as similar to that side's
+  prompt as the prior's clear examples ({selection.unclear} candidates kept out); most
+  representative first; within a folder, samples closer than {selection.min_distance:.4f} in latent
+  space to one already taken are skipped.
 
-## This export versus random sampling of the same size
+## What the judge saw
+
+{judge_text}{folder_table}
+
+## This export versus the baselines
 
 Over the {bins}-per-measure export bins; uniformity = normalised Shannon entropy of images per
-bin (1 = perfectly even); KL from uniform in nats; Vendi score and pure diversity of the scorer's
-image embeddings.
+bin (1 = perfectly even); verified uniformity = the same over the images the judge agrees with;
+KL from uniform in nats; Vendi score and pure diversity of the scorer's image embeddings.
+The scorer's own figures (coverage, uniformity) say what the scorer believes; the judge's say
+what the images show.
 
-| metric | this export | random sampling |
-|---|---|---|
+| metric | this export (QD) | balanced random | plain random |
+|---|---|---|---|
 {rows}
 
 Bins short of samples: {short_text}
 
-`density.png` shows the images per bin of both.
+`density.png` shows the images per bin of all three.
 
 ## Files and loading
 
 - `train/<bin>/<id>.png`: images, one folder per bin (`b<i>_<j>`: bin i of measure 0, bin j of measure 1).
-- `train/metadata.csv`: `file_name`, `label` (the bin), `measure_*`, `bin_*`, `objective`, `prompts`, `latent` (JSON list).
+- `train/metadata.csv`: `file_name`, `label` (the bin), `measure_*`, `bin_*`, `judge_*` (the judge's side
+  of each measure: positive, negative, neither or not judged), `judge_clean`, `judge_note`, `objective`,
+  `prompts`, `latent` (JSON list).
 
 ```python
 from datasets import load_dataset
@@ -377,6 +389,9 @@ Made with QDGS Studio; method: Quality-Diversity Generative Sampling (Chang et a
 """
 
 
+_SIDE_WORDS = {1: "positive", -1: "negative", 0: "neither"}
+
+
 def export_balanced(
     run: Run | str | os.PathLike,
     *,
@@ -386,8 +401,10 @@ def export_balanced(
     out: str | os.PathLike,
     generator: Generator | None = None,
     scorer: Scorer | None = None,
+    verified: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     min_distance: float | None = None,
+    clear_ends: bool = True,
 ) -> ExportResult:
     """Writes a balanced dataset zip from a run's pool (atomically: temp file, then rename).
 
@@ -400,15 +417,18 @@ def export_balanced(
         out: Path of the zip to write (its folder must exist; ``.zip`` suffix).
         generator: Loaded generator (else loaded from the run's config, once per process).
         scorer: Loaded scorer (likewise).
+        verified: Keep only images the run's judge agrees with (bins left short are reported).
         on_progress: Called as ``on_progress(done, total)`` while images are rendered.
-        min_distance: Near-duplicate latent distance (see :func:`select_balanced`).
+        min_distance: Near-duplicate latent distance (see :func:`select_for_run`).
+        clear_ends: Bins at the ends of a measure take only clear examples of that side
+            (see :func:`select_for_run`).
 
     Returns:
         An :class:`ExportResult`.
 
     Raises:
         InputError: bad ``images``, ``bins``, ``quality_threshold`` or ``out``; a run
-            directory that is not a finished run.
+            directory that is not a finished run; ``verified`` for a run without a judge.
     """
     if not isinstance(run, Run):
         run = Run.open(run)
@@ -417,74 +437,83 @@ def export_balanced(
         raise InputError("out", str(out), "a file name ending in .zip")
     if not out.parent.is_dir():
         raise InputError("out", str(out), "a path in an existing folder")
-    selection = select_balanced(
-        run, images=images, bins=bins, quality_threshold=quality_threshold, min_distance=min_distance
-    )
+    cfg = run.config
     if generator is None or scorer is None:
         from .models import get_generator, get_scorer
 
-        cfg = run.config
         generator = generator or get_generator(cfg.generator, options=cfg.generator_options, device=cfg.device)
         scorer = scorer or get_scorer(cfg.scorer, options=cfg.scorer_options, device=cfg.device)
+    judge_name, judge_options = cfg.resolved_judge()
+    judge, judge_note = load_run_judge(judge_name, options=judge_options, device=cfg.device, scorer_description=scorer.describe())
+    if verified and judge is None:
+        raise InputError("verified", True, f"a run with a judge to verify with ({judge_note})")
+    pairs = [(m.positive, m.negative) for m in cfg.measures]
+    k = len(pairs)
+    if quality_threshold is None:
+        quality_threshold = default_quality_threshold(run.random_pool)
 
-    pool = run.pool
+    def choose(samples: Samples) -> Selection:
+        verify = _verifier(judge, generator, samples, pairs, bins) if verified else None
+        return select_for_run(
+            run, samples, images=images, bins=bins, quality_threshold=quality_threshold, min_distance=min_distance,
+            clear_ends=clear_ends, verify=verify,
+        )
+
+    selection = choose(run.pool)
+    balanced_random = choose(run.random_pool)
     n = len(selection.indices)
-    rnd_ok = np.flatnonzero(run.random_pool.objective >= selection.quality_threshold)[:n]
-    total = n + len(rnd_ok)
-    done = [0]
-
-    def tick(k: int) -> None:
-        done[0] += k
-        if on_progress is not None:
-            on_progress(done[0], total)
-
-    qd_images = _render(generator, pool.z[selection.indices], tick)
-    rnd_images = _render(generator, run.random_pool.z[rnd_ok], tick)
-    qd_emb = _embed(scorer, qd_images) if n else None
-    rnd_emb = _embed(scorer, rnd_images) if len(rnd_ok) else None
+    plain = np.flatnonzero(run.random_pool.objective >= selection.quality_threshold)[:n]
     ranges = run.measure_ranges
-    figures = {
-        "qd": _side_metrics(pool.measures[selection.indices], pool.objective[selection.indices], qd_emb, ranges, bins),
-        "random": _side_metrics(
-            run.random_pool.measures[rnd_ok], run.random_pool.objective[rnd_ok], rnd_emb, ranges, bins
-        ),
+    plain_rows = metrics.bin_indices(run.random_pool.measures[plain], ranges, bins) if len(plain) else np.zeros((0, k), np.int64)
+    sides = {
+        "qd": _Side("qd", run.pool, selection.indices, selection.bin_index),
+        "balanced_random": _Side("balanced_random", run.random_pool, balanced_random.indices, balanced_random.bin_index),
+        "random": _Side("random", run.random_pool, plain, plain_rows),
     }
-    card = dataset_card(run, selection=selection, n_images=n, requested=images, bins=bins, figures=figures)
-    random_counts = metrics.bin_counts(run.random_pool.measures[rnd_ok], ranges, bins)
-    density = density_png(selection.counts, random_counts, labels=run.labels, ranges=ranges)
+    total = sum(len(side.indices) for side in sides.values())
+    done = 0
 
-    # metadata.csv rows
-    k = len(ranges)
-    prompts = "; ".join(f"{m.positive} vs {m.negative}" for m in run.config.measures)
-    header = ["file_name", "label", *[f"measure_{j}" for j in range(k)], *[f"bin_{j}" for j in range(k)], "objective", "prompts", "latent"]
+    prompts = "; ".join(f"{m.positive} vs {m.negative}" for m in cfg.measures)
+    header = [
+        "file_name", "label", *[f"measure_{j}" for j in range(k)], *[f"bin_{j}" for j in range(k)],
+        *[f"judge_{j}" for j in range(k)], "judge_clean", "judge_note", "objective", "prompts", "latent",
+    ]
     csv_buf = io.StringIO()
     writer = csv.writer(csv_buf)
     writer.writerow(header)
-    members = []
-    for row, i in enumerate(selection.indices):
-        label = bin_label(selection.bin_index[row], bins)
-        name = f"{label}/{int(i):06d}.png"
-        members.append((f"train/{name}", qd_images[row]))
-        writer.writerow(
-            [
-                name,
-                label,
-                *[f"{v:.6f}" for v in pool.measures[i]],
-                *[int(b) for b in selection.bin_index[row]],
-                f"{pool.objective[i]:.4f}",
-                prompts,
-                json.dumps([round(float(v), 6) for v in pool.z[i]]),
-            ]
-        )
+    labels = selection.labels
+    judged_words = judge.judgeable(pairs) if judge is not None else [False] * k
 
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w") as zf:
-            zf.writestr("README.md", card, compress_type=zipfile.ZIP_DEFLATED)
-            zf.writestr("density.png", density)
+            for side in sides.values():
+                for start, chunk in zip(range(0, len(side.indices), RENDER_CHUNK), iter_render(generator, side.samples.z[side.indices])):
+                    side.embeddings.append(embed_images(scorer, chunk))
+                    verdicts = judge_images(judge, chunk, pairs) if judge is not None else None
+                    if verdicts is not None:
+                        side.verdicts.append(verdicts)
+                    if side.name == "qd":
+                        _write_chunk(zf, writer, chunk, start, side, labels, verdicts, judged_words, prompts)
+                    done += len(chunk)
+                    if on_progress is not None:
+                        on_progress(done, total)
+            reports = {
+                name: _report(side, judge, judge_note, pairs, bins) for name, side in sides.items()
+            }
+            figures = {name: _figures(side, reports[name], ranges, bins, k) for name, side in sides.items()}
+            card = dataset_card(
+                run, selection=selection, n_images=n, requested=images, bins=bins, figures=figures,
+                reports=reports, verified=verified,
+            )
+            counts = {
+                "qd": selection.counts,
+                "balanced_random": balanced_random.counts,
+                "random": metrics.bin_counts(run.random_pool.measures[plain].reshape(-1, k), ranges, bins),
+            }
             zf.writestr("train/metadata.csv", csv_buf.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
-            for arcname, image in members:
-                zf.writestr(arcname, _png(image))
+            zf.writestr("density.png", density_png(counts, labels=run.labels, ranges=ranges))
+            zf.writestr("README.md", card, compress_type=zipfile.ZIP_DEFLATED)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -496,7 +525,47 @@ def export_balanced(
         counts=selection.counts,
         short_bins=list(selection.short_bins),
         metrics=figures,
+        judge=reports,
         card=card,
         requested=images,
         quality_threshold=selection.quality_threshold,
+        verified=verified,
+        rejected_by_judge=selection.rejected_by_judge,
     )
+
+
+def _report(side: _Side, judge: Judge | None, note: str, pairs, bins: int) -> JudgeReport:
+    if judge is None:
+        return JudgeReport.unavailable(note)
+    verdicts = Verdicts.concat(side.verdicts, num_pairs=len(pairs), judged=judge.judgeable(pairs))
+    return judge_report(verdicts, side.bin_index, bins, judge=judge.name, label=lambda row: bin_label(row, bins))
+
+
+def _write_chunk(zf, writer, chunk, start, side: _Side, labels, verdicts, judged, prompts) -> None:
+    """PNGs of one rendered chunk of the export into the zip, and their metadata rows."""
+    samples = side.samples
+    for offset, image in enumerate(chunk):
+        row = start + offset
+        i = int(side.indices[row])
+        label = labels[row]
+        name = f"{label}/{i:06d}.png"
+        zf.writestr(f"train/{name}", _png(image))
+        if verdicts is not None:
+            judge_cols = [_SIDE_WORDS[int(v)] if ok else "not judged" for v, ok in zip(verdicts.side[offset], judged)]
+            clean, note = bool(verdicts.clean[offset]), str(verdicts.notes[offset])
+        else:
+            judge_cols, clean, note = ["not judged"] * len(judged), "", ""
+        writer.writerow(
+            [
+                name,
+                label,
+                *[f"{v:.6f}" for v in samples.measures[i]],
+                *[int(b) for b in side.bin_index[row]],
+                *judge_cols,
+                clean,
+                note,
+                f"{samples.objective[i]:.4f}",
+                prompts,
+                json.dumps([round(float(v), 6) for v in samples.z[i]]),
+            ]
+        )

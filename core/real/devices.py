@@ -16,7 +16,8 @@ from typing import Callable
 
 import torch
 
-from ..errors import InputError, QDGSError
+from ..batching import ChunkRunner, OutOfMemory, is_out_of_memory  # noqa: F401 - re-exported
+from ..errors import InputError
 
 __all__ = [
     "DTYPES",
@@ -42,10 +43,6 @@ DTYPES: dict[str, torch.dtype] = {
 GRADIENT_FREE_HINT = (
     "choose a gradient-free algorithm (cma-mae, cma-me or map-elites) or a smaller batch_size"
 )
-
-
-class OutOfMemory(QDGSError):
-    """The device ran out of memory even for a chunk of one sample."""
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -107,58 +104,3 @@ def resolve_dtype(device: torch.device, precision: str | None = "auto") -> torch
     return dtype
 
 
-def is_out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` is a device out-of-memory error (CUDA, or an allocator RuntimeError)."""
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-
-
-class ChunkRunner:
-    """Runs a function over a batch in chunks, halving the chunk on out-of-memory.
-
-    The chunk that last fitted is remembered, so the first call finds the size that fills
-    the device and later calls start from it.
-
-    Args:
-        max_chunk: Largest chunk tried (the starting size).
-        label: Name used in log lines and messages (e.g. ``"sd-turbo render"``).
-    """
-
-    def __init__(self, *, max_chunk: int, label: str) -> None:
-        if max_chunk < 1:
-            raise InputError("max_chunk", max_chunk, "a whole number >= 1")
-        self.chunk = int(max_chunk)
-        self.label = label
-
-    def __call__(self, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        """``fn`` applied to ``x`` (n, ...) chunk by chunk along dim 0, concatenated.
-
-        Raises:
-            OutOfMemory: even a chunk of one sample does not fit; the message says what to
-                change.
-        """
-        if len(x) == 0:
-            return fn(x)
-        outs: list[torch.Tensor] = []
-        start = 0
-        while start < len(x):
-            size = min(self.chunk, len(x) - start)
-            try:
-                outs.append(fn(x[start : start + size]))
-            except Exception as exc:
-                if not is_out_of_memory(exc):
-                    raise
-                del exc  # frees the failed chunk's tensors held by the traceback
-                if x.is_cuda:
-                    torch.cuda.empty_cache()
-                if size == 1:
-                    raise OutOfMemory(
-                        f"{self.label}: out of memory on {x.device} even for one sample; "
-                        "use a smaller resolution or another device"
-                    ) from None
-                self.chunk = max(1, size // 2)
-                logger.warning("%s: out of memory at a chunk of %d; retrying with %d", self.label, size, self.chunk)
-                continue
-            start += size
-        return torch.cat(outs)

@@ -70,7 +70,7 @@ def test_bad_input_in_a_real_process_is_one_line(tmp_path):
         (["search", *MEASURES, *STAND_IN, "--evaluations", "-3"], "evaluations: got -3"),
         (["search", *MEASURES, *STAND_IN, "--evaluations", "many"], "argument --evaluations: invalid int value"),
         (["search", "--measure", "a zebra", "a blue shape", *STAND_IN], "measure 1 positive prompt: got 'a zebra'; expected words the stand-in scorer knows"),
-        (["search", *MEASURES, *STAND_IN, "--algorithm", "nsga"], "algorithm: got 'nsga'; expected one of cma-maega"),
+        (["search", *MEASURES, *STAND_IN, "--algorithm", "nsga"], "algorithm: got 'nsga'; expected one of jump, cma-maega"),
         (["search", *MEASURES, *STAND_IN, "--seed", "-1"], "seed: got -1"),
         (["search", *STAND_IN], "the following arguments are required: --measure"),
         (["search", "--measure", "a red shape", *STAND_IN], "argument --measure: expected 2 arguments"),
