@@ -5,7 +5,7 @@
     python benchmarks/bias_check.py --stand-in --images 100 --evaluations 300   # smoke test, no weights
 
 For each bias level of the real training data (0.98 ... 0.80) runs
-:func:`core.biascheck.run_bias_check` (a classifier pretrained on biased renders, then
+:func:`experiments.biascheck.run_bias_check` (a classifier pretrained on biased renders, then
 fine-tuned on nothing / random samples / a balanced QD export of the shipped generator) and
 prints one markdown table: accuracy per test group, mean and worst group, mean ± std over
 seeds, and whether QD beat random on worst-group accuracy at that level. The synthetic sets
@@ -28,7 +28,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 import core  # noqa: E402,F401  (torchvision shim)
-from core.biascheck import BIAS_LEVELS, CONDITION_NAMES, GROUP_NAMES, METRICS, BiasCheckConfig, run_bias_check  # noqa: E402
+from experiments.biascheck import BIAS_LEVELS, CONDITION_NAMES, GROUP_NAMES, METRICS, BiasCheckConfig, run_bias_check  # noqa: E402
 from core.config import PromptPair  # noqa: E402
 
 

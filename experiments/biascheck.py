@@ -12,9 +12,15 @@ One seed of the experiment (:func:`run_bias_check` repeats it over seeds)::
                                                                       ├─► fine-tune on (b) random
                                                                       └─► fine-tune on (a) QD
     QD search (red vs blue x triangle vs square) on the shipped generator
-        ├─► balanced selection (core.export.select_balanced)   ──► (a), N images
+        ├─► balanced selection (core.export.select_for_run)   ──► (a), N images
         └─► the run's random baseline, same quality threshold  ──► (b), the same N
     held-out test renders, balanced over red/blue x triangle/square ──► accuracy per group
+
+Five conditions per seed: no fine-tuning; plain random samples; **balanced random** (the
+random samples put through the same balanced selection as QD: the honest baseline); QD; and
+**balanced real renders** (the ceiling: what fine-tuning on as many true, balanced images
+gives). An independent judge (:mod:`core.judging`) reads every synthetic set, so the table
+says how many of its images are what their labels claim.
 
 Choices, and why:
 
@@ -24,6 +30,9 @@ Choices, and why:
 - **What a seed changes.** The real training sample, the classifier's initialisation and
   batch order, and the QD search (its seed, and so its random baseline). The test set is
   fixed (``test_seed``), so every seed and condition is scored on the same images.
+- **Two bins per measure.** The test groups are the four quadrants (red/blue x
+  triangle/square), so the fine-tuning sets are balanced over those four folders; the
+  selection takes only clear examples of each side (see :mod:`core.selection`).
 - **Synthetic labels come from the measures, as in the method**: an image is labelled
   *triangle* when the scorer finds it closer to "a triangle" than to "a square" (the
   triangle-vs-square measure is above zero), else *square*. No renderer ground truth is
@@ -65,10 +74,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .config import PRESETS, PromptPair, RunConfig
-from .errors import InputError, QDGSError
-from .interfaces import Generator, Scorer
-from .shapes import world
+from core.config import PRESETS, PromptPair, RunConfig
+from core.errors import InputError, QDGSError
+from core.interfaces import Generator, Scorer
+from core.shapes import world
 
 __all__ = [
     "CLASSES",
@@ -115,10 +124,18 @@ GROUPS: tuple[tuple[str, str], ...] = (
 biased real data; blue triangles and red squares the rare ones."""
 
 GROUP_NAMES: tuple[str, ...] = tuple(f"{c} {s}" for c, s in GROUPS)
-CONDITIONS: tuple[str, ...] = ("none", "random", "qd")
-"""Fine-tuning data: nothing, a random-sample export, a balanced QD export."""
+CONDITIONS: tuple[str, ...] = ("none", "random", "balanced_random", "qd", "real")
+"""Fine-tuning data: nothing, plain random samples, random samples through the balanced
+selection, the balanced QD selection, balanced real renders (the ceiling)."""
 
-CONDITION_NAMES: dict[str, str] = {"none": "no fine-tuning", "random": "random samples", "qd": "QD (balanced)"}
+CONDITION_NAMES: dict[str, str] = {
+    "none": "no fine-tuning",
+    "random": "random samples",
+    "balanced_random": "balanced random",
+    "qd": "QD (balanced)",
+    "real": "balanced real renders",
+}
+SYNTHETIC_SETS: tuple[str, ...] = ("random", "balanced_random", "qd")  # the conditions drawn from the generator
 METRICS: tuple[str, ...] = (*GROUP_NAMES, "mean", "worst")
 """Columns of a result row: accuracy per group, their mean, and the worst group's."""
 
@@ -132,7 +149,7 @@ LABEL_THRESHOLD = 0.0  # measure value above which an image is labelled "triangl
 NORM_GROUPS = 4  # GroupNorm groups per conv block of the classifier
 RENDER_CHUNK = 128  # generator latents rendered at once
 EVAL_BATCH = 512  # test images per classifier forward pass
-SEED_STREAMS = {"real": 1, "init": 2, "order": 3}  # sub-streams of each seed (independent draws)
+SEED_STREAMS = {"real": 1, "init": 2, "order": 3, "ceiling": 4}  # sub-streams of each seed (independent draws)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,7 +175,7 @@ class BiasCheckConfig:
     objective: PromptPair | None = None  # the search's quality pair; None = the generator's default
     evaluations: int = 3000  # QD search budget per seed (its random baseline: the same)
     algorithm: str = RunConfig.algorithm  # QD algorithm (key of core.config.ALGORITHMS)
-    bins: int = 10  # export bins per measure (the balanced selection's grid)
+    bins: int = 2  # selection bins per measure: the four test quadrants
     quality_threshold: float | None = None  # minimum objective; None = the export's default
     device: str = "cpu"  # torch device of the models and the classifier
 
@@ -332,34 +349,39 @@ def labels_from_measures(measures: np.ndarray) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class SyntheticSets:
-    """The two fine-tuning sets of one seed and what they hold.
+    """The fine-tuning sets of one seed drawn from the generator, and what they hold.
 
     Attributes:
-        qd: The balanced QD selection, labelled from its measures.
-        random: As many random-baseline samples passing the same quality threshold.
-        quadrants: One row per set ("qd", "random"): images and the share of each
-            measure quadrant (red/blue by the colour measure's sign x triangle/square label).
-        search_seconds: Time of the search, the selection and rendering.
+        sets: "qd", "balanced_random", "random" -> images labelled from their measures.
+        quadrants: One row per set: images and the share of each measure quadrant
+            (red/blue by the colour measure's sign x triangle/square label).
+        judge: One row per set: images, judge agreement (clean and on the claimed side of both
+            measures) and the share the judge finds not a clean shape; NaN without a judge.
+        search_seconds: Time of the search, the selection, rendering and judging.
         generator: ``describe()`` of the generator.
     """
 
-    qd: LabelledImages
-    random: LabelledImages
+    sets: dict[str, LabelledImages]
     quadrants: pd.DataFrame
+    judge: pd.DataFrame
     search_seconds: float
     generator: dict
+
+    @property
+    def qd(self) -> LabelledImages:
+        return self.sets["qd"]
+
+    @property
+    def random(self) -> LabelledImages:
+        return self.sets["random"]
 
 
 def _render_latents(generator: Generator, z: np.ndarray, *, size: int) -> torch.Tensor:
     """(n, d) latents -> (n, 3, size, size) float32 images in [0, 1] (``render_final``, no grad)."""
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(z), RENDER_CHUNK):
-            zc = torch.as_tensor(z[start : start + RENDER_CHUNK], dtype=torch.float32, device=generator.device)
-            out.append(_resize(generator.render_final(zc).float().clamp(0, 1).cpu(), size))
-    if not out:
-        return torch.zeros(0, 3, size, size)
-    return torch.cat(out)
+    from core.batching import iter_render
+
+    parts = [_resize(chunk, size) for chunk in iter_render(generator, z, chunk=RENDER_CHUNK)]
+    return torch.cat(parts) if parts else torch.zeros(0, 3, size, size)
 
 
 def _quadrant_shares(measures: np.ndarray) -> dict[str, float]:
@@ -388,12 +410,13 @@ def synthetic_sets(
     scorer: Scorer,
     on_event: Callable[[object], None] | None = None,
 ) -> SyntheticSets:
-    """Runs the QD search for one seed and draws the QD and random fine-tuning sets.
+    """Runs the QD search for one seed and draws the three synthetic fine-tuning sets.
 
     Uses the engine as the dashboard and CLI do: :func:`core.search.run_search` with the
-    red-vs-blue and triangle-vs-square measures, then :func:`core.export.select_balanced`
-    (the export's own balanced selection) for the QD set; the random set is the export's
-    comparison set (first random-baseline samples above the same quality threshold).
+    red-vs-blue and triangle-vs-square measures, then the export's own balanced selection
+    (:func:`core.export.select_for_run`) on the QD pool (QD) and on the run's random samples
+    (balanced random); plain random is the first random samples above the same quality
+    threshold, as many as the QD set holds. The run's judge reads every set.
 
     Args:
         config: A validated config.
@@ -403,13 +426,15 @@ def synthetic_sets(
 
     Returns:
         :class:`SyntheticSets`, images (n, 3, image_size, image_size) with n <= ``images``
-        (fewer when the search found fewer distinct samples; the random set matches).
+        (fewer when the search found fewer clear, distinct samples; plain random matches QD).
 
     Raises:
         QDGSError: the search produced no usable sample.
     """
-    from .export import select_balanced
-    from .search import run_search
+    from core import metrics
+    from core.export import select_for_run
+    from core.judging import judge_selected, load_run_judge
+    from core.search import run_search
 
     t0 = time.perf_counter()
     run_config = RunConfig(
@@ -424,33 +449,51 @@ def synthetic_sets(
     )
     with tempfile.TemporaryDirectory(prefix="qdgs-biascheck-") as tmp:
         run = run_search(run_config, run_dir=Path(tmp) / "run", generator=generator, scorer=scorer, on_event=on_event)
-        selection = select_balanced(run, images=config.images, bins=config.bins, quality_threshold=config.quality_threshold)
-        pool, random_pool = run.pool, run.random_pool
-    n = len(selection.indices)
-    rnd = np.flatnonzero(random_pool.objective >= selection.quality_threshold)[:n]
-    if n == 0 or len(rnd) < n:
+    qd_sel = select_for_run(run, images=config.images, bins=config.bins, quality_threshold=config.quality_threshold)
+    bal_sel = select_for_run(run, run.random_pool, images=config.images, bins=config.bins, quality_threshold=config.quality_threshold)
+    n = len(qd_sel.indices)
+    plain = np.flatnonzero(run.random_pool.objective >= qd_sel.quality_threshold)[:n]
+    if n == 0 or len(plain) < n:
         raise QDGSError(
-            f"the search gave {n} QD and {len(rnd)} random images above the quality threshold "
-            f"{selection.quality_threshold:.3f}; raise the evaluations or lower the threshold"
+            f"the search gave {n} QD and {len(plain)} random images above the quality threshold "
+            f"{qd_sel.quality_threshold:.3f}; raise the evaluations or lower the threshold"
         )
     if n < config.images:
-        logger.warning("seed %d: %d of %d images (short bins: %d)", seed, n, config.images, len(selection.short_bins))
-    qd_m, rnd_m = pool.measures[selection.indices], random_pool.measures[rnd]
-    none = np.full(n, -1, dtype=np.int64)
-    qd = LabelledImages(
-        _render_latents(generator, pool.z[selection.indices], size=config.image_size),
-        torch.from_numpy(labels_from_measures(qd_m)),
-        none,
+        logger.warning("seed %d: %d of %d images (short bins: %s)", seed, n, config.images, ", ".join(qd_sel.short_bins))
+    drawn = {
+        "qd": (run.pool, qd_sel.indices, qd_sel.bin_index),
+        "balanced_random": (run.random_pool, bal_sel.indices, bal_sel.bin_index),
+        "random": (run.random_pool, plain, metrics.bin_indices(run.random_pool.measures[plain], run.measure_ranges, config.bins)),
+    }
+    judge_name, judge_options = run_config.resolved_judge()
+    judge, note = load_run_judge(judge_name, options=judge_options, device=config.device, scorer_description=scorer.describe())
+    pairs = [(m.positive, m.negative) for m in MEASURES]
+    sets, quadrant_rows, judge_rows = {}, [], []
+    for name, (samples, idx, rows) in drawn.items():
+        measures = samples.measures[idx]
+        sets[name] = LabelledImages(
+            _render_latents(generator, samples.z[idx], size=config.image_size),
+            torch.from_numpy(labels_from_measures(measures)),
+            np.full(len(idx), -1, dtype=np.int64),
+        )
+        quadrant_rows.append({"set": name, "images": len(idx), **_quadrant_shares(measures)})
+        if judge is not None:
+            report = judge_selected(judge, generator, pairs, samples.z[idx], rows, config.bins)[1]
+            judge_rows.append({"set": name, "images": len(idx), "judge_agreement": report.agreement,
+                               "judge_not_clean": report.not_clean_share, "judge": report.judge})
+        else:
+            judge_rows.append({"set": name, "images": len(idx), "judge_agreement": float("nan"),
+                               "judge_not_clean": float("nan"), "judge": note})
+    return SyntheticSets(
+        sets, pd.DataFrame(quadrant_rows), pd.DataFrame(judge_rows), time.perf_counter() - t0, dict(generator.describe())
     )
-    random = LabelledImages(
-        _render_latents(generator, random_pool.z[rnd], size=config.image_size),
-        torch.from_numpy(labels_from_measures(rnd_m)),
-        none.copy(),
-    )
-    quadrants = pd.DataFrame(
-        [{"set": "qd", "images": n, **_quadrant_shares(qd_m)}, {"set": "random", "images": n, **_quadrant_shares(rnd_m)}]
-    )
-    return SyntheticSets(qd, random, quadrants, time.perf_counter() - t0, dict(generator.describe()))
+
+
+def balanced_real_set(*, n: int, size: int, rng: np.random.Generator) -> LabelledImages:
+    """The ceiling: ``n`` true renders balanced over :data:`GROUPS` (as many per group as fit)."""
+    per_group = max(1, n // len(GROUPS))
+    data = balanced_test_set(per_group=per_group, size=size, rng=rng)
+    return LabelledImages(data.images, data.labels, np.full(len(data), -1, dtype=np.int64))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -602,8 +645,8 @@ class BiasCheckResult:
         records: One row per (seed, condition): ``seed``, ``condition``, ``images`` (the
             fine-tuning set's size, 0 for "none") and the accuracies of :data:`METRICS` (per
             group, mean, worst).
-        synthetic: One row per (seed, set): images and the share of each measure quadrant
-            in the QD and the random fine-tuning set.
+        synthetic: One row per (seed, set): images, the share of each measure quadrant, and the
+            judge's agreement and not-clean share, for each set drawn from the generator.
         seconds: Wall-clock time of the whole check.
         generator: ``describe()`` of the generator (its training bias among others).
     """
@@ -646,10 +689,14 @@ class BiasCheckResult:
         ]
         return pd.DataFrame(rows)
 
-    def qd_beats_random(self, metric: str = "worst") -> bool:
-        """True when QD's mean over seeds of ``metric`` is above random's."""
+    def qd_beats(self, baseline: str = "balanced_random", metric: str = "worst") -> bool:
+        """True when QD's mean over seeds of ``metric`` is above ``baseline``'s."""
         t = self.table()
-        return bool(t.loc["qd", (metric, "mean")] > t.loc["random", (metric, "mean")])
+        return bool(t.loc["qd", (metric, "mean")] > t.loc[baseline, (metric, "mean")])
+
+    def qd_beats_random(self, metric: str = "worst") -> bool:
+        """True when QD's mean over seeds of ``metric`` is above plain random's."""
+        return self.qd_beats("random", metric)
 
     def generator_bias(self) -> str | None:
         """The bias level the generator was trained at, if it says (else None)."""
@@ -698,14 +745,14 @@ def run_bias_check(
     config = validate_bias_config(config)
     t0 = time.perf_counter()
     if generator is None or scorer is None:
-        from .models import get_generator, get_scorer
+        from core.models import get_generator, get_scorer
 
         generator = generator or get_generator(config.generator, device=config.device)
         scorer = scorer or get_scorer(config.scorer, device=config.device)
     cache = {} if cache is None else cache
     seeds = list(range(config.first_seed, config.first_seed + config.seeds))
     stages = ("real data and pretraining", "synthetic data (QD search and export)", "fine-tuning on random",
-              "fine-tuning on QD", "evaluation")
+              "fine-tuning on balanced random", "fine-tuning on QD", "fine-tuning on balanced real renders", "evaluation")
     total = len(stages) * len(seeds)
     done = 0
 
@@ -737,30 +784,34 @@ def run_bias_check(
 
             cache[key] = synthetic_sets(config, seed=seed, generator=generator, scorer=scorer, on_event=on_event)
         sets: SyntheticSets = cache[key]
-        synthetic_rows.append(sets.quadrants.assign(seed=seed))
+        synthetic_rows.append(sets.quadrants.merge(sets.judge, on=["set", "images"]).assign(seed=seed))
         done += 1
 
+        data = dict(sets.sets)
+        data["real"] = balanced_real_set(n=len(sets.qd), size=config.image_size, rng=_seed_rng(seed, "ceiling"))
         models = {"none": base}
-        for stage, cond, data in ((stages[2], "random", sets.random), (stages[3], "qd", sets.qd)):
+        for stage, cond in zip(stages[2:6], ("random", "balanced_random", "qd", "real")):
             report(stage, seed)
             models[cond] = train_classifier(
-                copy.deepcopy(base), data, epochs=config.finetune_epochs, batch_size=config.batch_size,
+                copy.deepcopy(base), data[cond], epochs=config.finetune_epochs, batch_size=config.batch_size,
                 lr=config.finetune_lr, seed=_torch_seed(seed, "order") + 1, device=config.device,
             )
             done += 1
-        report(stages[4], seed)
-        sizes = {"none": 0, "random": len(sets.random), "qd": len(sets.qd)}
+        report(stages[6], seed)
+        sizes = {"none": 0, **{cond: len(data[cond]) for cond in ("random", "balanced_random", "qd", "real")}}
         for cond in CONDITIONS:
             records.append({"seed": seed, "condition": cond, "images": sizes[cond],
                             **evaluate(models[cond], test, device=config.device)})
         done += 1
     report("done", None)
-    synthetic = pd.concat(synthetic_rows, ignore_index=True)[["seed", "set", "images", *GROUP_NAMES]]
+    synthetic = pd.concat(synthetic_rows, ignore_index=True)[
+        ["seed", "set", "images", *GROUP_NAMES, "judge_agreement", "judge_not_clean", "judge"]
+    ]
     return BiasCheckResult(config, pd.DataFrame(records), synthetic, time.perf_counter() - t0, described)
 
 
 # ---------------------------------------------------------------------------------------------
-# Command line: python -m core bias-check
+# Command line: python -m core bias-check (registered by core.cli, which imports this module)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -792,7 +843,7 @@ def _run_cli(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser() if args.out else None
     if out is not None and not out.parent.is_dir():
         raise InputError("out", str(out), "a path in an existing folder")
-    bar = tqdm(total=config.seeds * 5, unit="stage", disable=args.quiet, file=sys.stderr, desc="bias check")
+    bar = tqdm(total=config.seeds * 7, unit="stage", disable=args.quiet, file=sys.stderr, desc="bias check")
 
     def progress(p: BiasCheckProgress) -> None:
         bar.update(p.done - bar.n)
@@ -806,26 +857,23 @@ def _run_cli(args: argparse.Namespace) -> int:
     print(f"Bias check: real data bias {config.bias}, {config.images} synthetic images, {config.seeds} seeds, "
           f"generator trained at bias {result.generator_bias() or 'unknown'}; {result.seconds:.0f} s")
     print(result.display_table().to_string(index=False))
-    verdict = "beat" if result.qd_beats_random() else "did not beat"
-    print(f"QD {verdict} random on worst-group accuracy (mean over seeds).")
-    shares = result.synthetic.groupby("set")[["images", *GROUP_NAMES]].mean().reindex(["random", "qd"])
-    print("\nFine-tuning sets (mean over seeds): images and share of each measure quadrant")
-    print(shares.round(3).to_string())
+    for baseline in ("random", "balanced_random"):
+        verdict = "beat" if result.qd_beats(baseline) else "did not beat"
+        print(f"QD {verdict} {CONDITION_NAMES[baseline]} on worst-group accuracy (mean over seeds).")
+    shares = result.synthetic.groupby("set")[["images", *GROUP_NAMES, "judge_agreement", "judge_not_clean"]].mean()
+    print("\nSynthetic fine-tuning sets (mean over seeds): images, share of each measure quadrant, judge agreement")
+    print(shares.reindex(list(SYNTHETIC_SETS)).round(3).to_string())
     if out is not None:
         result.records.assign(bias=config.bias, requested_images=config.images).to_csv(out, index=False)
         print(f"wrote {out}")
     return 0
 
 
-def _register() -> None:
-    from .cli import register_subcommand
-
+def register_cli(register_subcommand: Callable[..., None]) -> None:
+    """Adds ``bias-check`` to the command line (``core.cli`` calls this explicitly)."""
     register_subcommand(
         "bias-check",
         help="does balanced data help? fine-tune a biased shapes classifier on QD vs random data",
         add_arguments=_add_arguments,
         run=_run_cli,
     )
-
-
-_register()

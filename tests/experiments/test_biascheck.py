@@ -12,8 +12,9 @@ import pytest
 import torch
 from torch import nn
 
-from core import biascheck, cli
-from core.biascheck import (
+from core import cli
+from experiments import biascheck
+from experiments.biascheck import (
     BIAS_LEVELS,
     CONDITIONS,
     GROUP_NAMES,
@@ -184,15 +185,25 @@ def test_end_to_end_on_a_tiny_budget(tiny_runs):
     assert ((acc >= 0) & (acc <= 1)).all()
     np.testing.assert_allclose(rec["mean"], acc.mean(axis=1))
     np.testing.assert_allclose(rec["worst"], acc.min(axis=1))
-    # Each fine-tuning set holds as many images as asked, QD and random alike.
-    assert result.synthetic["images"].tolist() == [60, 60]
+    # Plain random matches the QD set's size; balanced random is what the same selection
+    # finds among the random samples (fewer where the rare quadrants run short).
+    sizes = result.synthetic.set_index("set")["images"]
+    assert list(sizes.index) == ["qd", "balanced_random", "random"]
+    assert 0 < sizes["qd"] <= 60 and sizes["random"] == sizes["qd"] and sizes["balanced_random"] <= 60
+    assert rec.set_index("condition")["images"].to_dict() == {
+        "none": 0, "random": sizes["qd"], "balanced_random": sizes["balanced_random"], "qd": sizes["qd"],
+        "real": 4 * (sizes["qd"] // 4),
+    }
     # The stand-in prior ties colour to shape, so random samples under-fill the rare
     # quadrants; the balanced QD selection fills its emptiest quadrant better.
     shares = result.synthetic.set_index("set")[list(GROUP_NAMES)]
     assert shares.loc["qd"].min() > shares.loc["random"].min()
     np.testing.assert_allclose(shares.sum(axis=1), 1.0)
+    # The judge read every synthetic set.
+    judged = result.synthetic.set_index("set")
+    assert (judged["judge"] == stand_ins.NAME).all() and judged["judge_agreement"].between(0, 1).all()
     # Progress: every stage reported, ending with "done".
-    assert events[-1].stage == "done" and events[-1].done == events[-1].total == 5
+    assert events[-1].stage == "done" and events[-1].done == events[-1].total == 7
     assert any("search" in e.detail for e in events)
 
 
@@ -203,10 +214,12 @@ def test_result_tables(tiny_runs):
     assert table[("worst", "mean")].tolist() == result.records["worst"].tolist()
     assert table[("mean", "std")].isna().all()  # one seed: no spread
     shown = result.display_table()
-    assert list(shown.columns) == ["fine-tuned on", *METRICS] and len(shown) == 3
+    assert list(shown.columns) == ["fine-tuned on", *METRICS] and len(shown) == len(CONDITIONS)
     long = result.group_summary()
-    assert set(long["group"]) == {*GROUP_NAMES, "worst"} and len(long) == 3 * 5
-    assert isinstance(result.qd_beats_random(), bool)
+    assert set(long["group"]) == {*GROUP_NAMES, "worst"} and len(long) == len(CONDITIONS) * 5
+    worst = table[("worst", "mean")]
+    assert result.qd_beats("balanced_random") == (worst["qd"] > worst["balanced_random"])
+    assert result.qd_beats_random() == (worst["qd"] > worst["random"])
 
 
 def test_synthetic_sets_are_cached_across_bias_levels(tiny_runs):
@@ -239,8 +252,10 @@ def test_cli_runs_and_writes_csv(tmp_path, capsys, monkeypatch):
     ])
     printed = capsys.readouterr().out
     assert status == 0
-    assert "real data bias 0.90" in printed and "worst-group accuracy" in printed
+    assert "real data bias 0.90" in printed and "worst-group accuracy" in printed and "balanced random" in printed
+    assert "judge_agreement" in printed
     rows = pd.read_csv(out)
     assert list(rows["condition"]) == list(CONDITIONS) and set(METRICS) <= set(rows.columns)
     assert (rows["bias"] == 0.9).all() and (rows["requested_images"] == 60).all()
-    assert rows["images"].tolist() == [0, 60, 60]  # none, random, QD
+    images = dict(zip(rows["condition"], rows["images"]))
+    assert images["none"] == 0 and 0 < images["qd"] <= 60 and images["random"] == images["qd"]
