@@ -42,7 +42,8 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 import core  # noqa: E402,F401  (torchvision shim before open_clip / diffusers)
-from core.config import DEFAULT_OBJECTIVES, PRESETS, RunConfig  # noqa: E402
+from core.config import PRESETS, RunConfig  # noqa: E402
+from core.registry import generator_defaults  # noqa: E402
 from core.measures import Evaluator  # noqa: E402
 from core.real.devices import OutOfMemory, is_out_of_memory, resolve_device, resolve_dtype  # noqa: E402
 from core.real.diffusion_generator import DiffusionGenerator, DiffusionSettings  # noqa: E402
@@ -155,7 +156,7 @@ def forward_rates(gen_tiny, gen_full, scorer, *, batch_sizes, repeats, device) -
     rows = []
     faces = PRESETS["faces"]
     for decoder, gen in (("tiny (AutoencoderTiny)", gen_tiny), ("full VAE", gen_full)):
-        evaluator = Evaluator(generator=gen, scorer=scorer, measures=faces, objective=DEFAULT_OBJECTIVES["sd-turbo"])
+        evaluator = Evaluator(generator=gen, scorer=scorer, measures=faces, objective=generator_defaults("sd-turbo").objective)
         for b in batch_sizes:
             z = gen.sample_prior(b, seed=b)
             for kind, fn in (

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import core  # noqa: E402,F401  (torchvision shim)
-from core.config import DEFAULT_OBJECTIVES  # noqa: E402
+from core.registry import generator_defaults  # noqa: E402
 from core.shapes import world  # noqa: E402
 from core.shapes.generator import load_shapes_generator  # noqa: E402
 from core.shapes.scorer import load_shapes_scorer  # noqa: E402
@@ -171,7 +171,7 @@ def hue_sweep(scorer, steps: int = 21, per_hue: int = 100) -> None:
 
 
 def quality_checks(scorer) -> None:
-    pair = DEFAULT_OBJECTIVES["shapes"]
+    pair = generator_defaults("shapes").objective
     print(f"\n== Default objective '{pair.positive}' vs '{pair.negative}' by image kind ==")
     rng = np.random.default_rng(SEED + 2)
     base = dict(level=None, shapes=world.SHAPES, named_hues=False)
@@ -201,7 +201,7 @@ def generator_checks(gen, scorer, *, n: int = 10_000, grid: Path) -> None:
     # "Clean single shape" criterion: the default objective above a threshold chosen on real
     # renders to separate clean shapes from degraded ones (pale, grey, blurry, smudge, several;
     # equal numbers of each), maximising balanced accuracy.
-    pair = DEFAULT_OBJECTIVES["shapes"]
+    pair = generator_defaults("shapes").objective
     clean = world.sample_attributes(2500, bias=world.BiasSpec(level=None, shapes=world.SHAPES), rng=rng)
     degraded = world.sample_attributes(
         2500,

@@ -1,7 +1,7 @@
 """Plots of the bias check: a long table of accuracies in, a plotly figure out.
 
 Nothing here knows about gradio or runs the experiment; the figure can be drawn in a
-notebook or a test from :meth:`core.biascheck.BiasCheckResult.group_summary`.
+notebook or a test from :meth:`experiments.biascheck.BiasCheckResult.group_summary`.
 """
 
 from __future__ import annotations
@@ -9,14 +9,18 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.biascheck import CONDITION_NAMES, CONDITIONS
+from experiments.biascheck import CONDITION_NAMES, CONDITIONS
 
 from .plots import QD_COLOUR, RANDOM_COLOUR, _layout
 
 __all__ = ["NONE_COLOUR", "CONDITION_COLOURS", "group_accuracy_bars"]
 
 NONE_COLOUR = "#9ca3af"  # grey: the classifier without fine-tuning
-CONDITION_COLOURS = {"none": NONE_COLOUR, "random": RANDOM_COLOUR, "qd": QD_COLOUR}
+BALANCED_RANDOM_COLOUR = "#f59e0b"  # amber: random samples through the balanced selection
+REAL_COLOUR = "#10b981"  # green: balanced real renders, the ceiling
+CONDITION_COLOURS = {
+    "none": NONE_COLOUR, "random": RANDOM_COLOUR, "balanced_random": BALANCED_RANDOM_COLOUR, "qd": QD_COLOUR, "real": REAL_COLOUR,
+}
 Y_RANGE = (0.0, 1.05)  # accuracy axis (room above 1 for the error bars)
 
 

@@ -6,7 +6,7 @@ Mount it inside a tab of the page::
         bias_tab.build_bias_tab()
 
 :func:`run_check` is the handler (plain data in and out, no server needed); the experiment
-itself lives in :mod:`core.biascheck`.
+itself lives in :mod:`experiments.biascheck`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,15 @@ import gradio as gr
 import pandas as pd
 
 from core import errors
-from core.biascheck import BIAS_LEVELS, GROUP_NAMES, BiasCheckConfig, BiasCheckProgress, run_bias_check
+from experiments.biascheck import (
+    BIAS_LEVELS,
+    CONDITION_NAMES,
+    GROUP_NAMES,
+    SYNTHETIC_SETS,
+    BiasCheckConfig,
+    BiasCheckProgress,
+    run_bias_check,
+)
 
 from . import bias_plots
 from .plots import placeholder
@@ -42,10 +50,12 @@ _CACHE_LOCK = threading.Lock()
 INTRO = (
     "A small classifier learns *triangle vs square* from biased renders, where colour goes with shape "
     "(red triangles, blue squares). It is then fine-tuned on **QD** data (a balanced export of a search over "
-    "*red vs blue* x *triangle vs square*), on **random** samples of the same generator (as many), or on nothing, "
-    "and tested on balanced held-out renders. Synthetic images are labelled by their triangle-vs-square measure, as "
-    "the method does. The bias level is that of the classifier's real training data; the shipped generator was "
-    "trained once, at its own bias level. One bias level with 3 seeds takes a few minutes on a CPU."
+    "*red vs blue* x *triangle vs square*), on **balanced random** data (the generator's random samples put through "
+    "the same balanced selection: the honest baseline), on **random** samples (as many as QD), on **balanced real "
+    "renders** (the ceiling), or on nothing, and tested on balanced held-out renders. Synthetic images are labelled "
+    "by their triangle-vs-square measure, as the method does; an independent judge reads each synthetic set. The bias "
+    "level is that of the classifier's real training data; the shipped generator was trained once, at its own bias "
+    "level. One bias level with 3 seeds takes a few minutes on a CPU."
 )
 
 
@@ -57,22 +67,32 @@ def _check_choice(field: str, value: Any, low: int, high: int) -> int:
 
 def _summary_markdown(result) -> str:
     t = result.table()
-    qd, rnd = t.loc["qd", ("worst", "mean")], t.loc["random", ("worst", "mean")]
-    verdict = "beat" if result.qd_beats_random() else "did **not** beat"
+    worst = {c: t.loc[c, ("worst", "mean")] for c in t.index}
     gen_bias = result.generator_bias() or "an unknown level"
-    n = int(result.synthetic["images"].min())
+    n = int(result.synthetic.loc[result.synthetic["set"] == "qd", "images"].min())
+    lines = []
+    for baseline in ("random", "balanced_random"):
+        verdict = "beat" if result.qd_beats(baseline) else "did **not** beat"
+        lines.append(
+            f"**QD {verdict} {CONDITION_NAMES[baseline]} on worst-group accuracy**: "
+            f"{worst['qd']:.3f} vs {worst[baseline]:.3f}"
+        )
     return (
-        f"**QD {verdict} random on worst-group accuracy**: {qd:.3f} vs {rnd:.3f} "
-        f"(mean over {result.config.seeds} seed{'s' if result.config.seeds > 1 else ''}).  \n"
-        f"Real-data bias {result.config.bias}; generator trained at bias {gen_bias}; {n} synthetic images per "
-        f"condition; {result.seconds:.0f} s."
+        "  \n".join(lines)
+        + f" (mean over {result.config.seeds} seed{'s' if result.config.seeds > 1 else ''}); "
+        f"balanced real renders (the ceiling): {worst['real']:.3f}.  \n"
+        f"Real-data bias {result.config.bias}; generator trained at bias {gen_bias}; {n} QD images per seed; "
+        f"{result.seconds:.0f} s."
     )
 
 
 def _quadrant_table(result) -> pd.DataFrame:
-    """Share of each measure quadrant in the fine-tuning sets, averaged over seeds."""
-    shares = result.synthetic.groupby("set")[list(GROUP_NAMES)].mean().reindex(["random", "qd"])
-    shares.index = ["random samples", "QD (balanced)"]
+    """Share of each measure quadrant in the synthetic fine-tuning sets and the judge's agreement,
+    averaged over seeds."""
+    columns = ["images", *GROUP_NAMES, "judge_agreement", "judge_not_clean"]
+    shares = result.synthetic.groupby("set")[columns].mean().reindex(list(SYNTHETIC_SETS))
+    shares.index = [CONDITION_NAMES[s] for s in SYNTHETIC_SETS]
+    shares = shares.rename(columns={"judge_agreement": "judge agrees", "judge_not_clean": "judge: not clean"})
     return shares.round(3).rename_axis("fine-tuning set").reset_index()
 
 
@@ -150,7 +170,7 @@ def build_bias_tab(*, base: BiasCheckConfig = DEFAULT_CONFIG) -> dict[str, gr.co
     table = gr.Dataframe(label="Accuracy (mean ± std over seeds)", interactive=False, elem_id="qdgs-bias-table")
     plot = gr.Plot(placeholder("Run the bias check to see accuracy per group."), label="Accuracy per test group",
                    elem_id="qdgs-bias-plot")
-    quadrants = gr.Dataframe(label="What the fine-tuning sets hold (share of each measure quadrant)",
+    quadrants = gr.Dataframe(label="What the synthetic fine-tuning sets hold (share of each measure quadrant; the judge's check)",
                              interactive=False, elem_id="qdgs-bias-quadrants")
 
     def do_run(b, n, s, progress=gr.Progress()):

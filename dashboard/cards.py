@@ -1,4 +1,4 @@
-"""Small HTML pieces: metric cards with the random baseline beside each value, progress bar.
+"""Small HTML pieces: metric cards with both baselines beside each value, progress bar.
 
 Pure functions of plain numbers; every text comes from :mod:`dashboard.texts`.
 """
@@ -11,41 +11,50 @@ from typing import Mapping
 
 from . import texts
 
-__all__ = ["METRICS", "metric_cards", "progress_bar", "format_seconds"]
+__all__ = ["METRICS", "SIDES", "metric_cards", "progress_bar", "format_seconds"]
 
-METRICS = ("coverage", "uniformity", "qd_score", "diversity")  # the cards, in order
+METRICS = ("coverage", "uniformity", "judge", "verified", "qd_score", "diversity")  # the cards, in order
+SIDES = ("qd", "balanced_random", "random")  # the QD search and its two baselines
+PERCENT = ("coverage", "uniformity", "judge", "verified")  # shown as percentages
 
 
 def _fmt(name: str, value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    if name in ("coverage", "uniformity"):
+    if name in PERCENT:
         return f"{100 * value:.0f}%"
     if abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.2f}"
 
 
-def metric_cards(qd: Mapping[str, float | None], random: Mapping[str, float | None]) -> str:
-    """One card per metric: the QD value large, the random baseline beside it.
+def metric_cards(figures: Mapping[str, Mapping[str, float | None]], *, judge_note: str = "") -> str:
+    """One card per metric: the QD value large, both baselines beside it.
 
     Args:
-        qd: metric name -> value for the QD search (names from ``texts.METRIC_NAMES``).
-        random: the same names for random sampling (missing or None shows a dash).
+        figures: side ("qd", "balanced_random", "random") -> metric name -> value (names
+            from ``texts.METRIC_NAMES``; missing or None shows a dash).
+        judge_note: Why there are no judge figures (shown in the judge cards' tooltips).
 
     Returns:
         An HTML fragment; each card carries its explanation as a tooltip (``title``).
     """
     cards = []
+    qd = figures.get("qd", {})
     for name in METRICS:
-        if name not in qd and name not in random:
+        if all(name not in figures.get(side, {}) for side in SIDES):
             continue
-        tip = html.escape(texts.METRIC_TIPS[name], quote=True)
+        tip = texts.METRIC_TIPS[name] + (f" ({judge_note})" if judge_note and name in ("judge", "verified") else "")
+        baselines = " · ".join(
+            f"{texts.SIDE_NAMES[side]}: {_fmt(name, figures.get(side, {}).get(name))}"
+            for side in SIDES[1:]
+            if name in figures.get(side, {})
+        )
         cards.append(
-            f'<div class="qdgs-card" title="{tip}" data-metric="{name}">'
+            f'<div class="qdgs-card" title="{html.escape(tip, quote=True)}" data-metric="{name}">'
             f'<div class="qdgs-card-name">{texts.METRIC_NAMES[name]} <span class="qdgs-tip">ⓘ</span></div>'
             f'<div class="qdgs-card-qd">{_fmt(name, qd.get(name))}</div>'
-            f'<div class="qdgs-card-rand">random: {_fmt(name, random.get(name))}</div>'
+            f'<div class="qdgs-card-rand">{html.escape(baselines)}</div>'
             "</div>"
         )
     return '<div class="qdgs-cards">' + "".join(cards) + "</div>"

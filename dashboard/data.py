@@ -31,26 +31,27 @@ class MapData:
     elite_measures: np.ndarray  # (e, k)
     elite_objective: np.ndarray  # (e,)
     qd_counts: np.ndarray  # (b,) * k: the balanced draw from the QD pool over the uniformity grid
-    random_counts: np.ndarray  # (b,) * k: random samples over the same grid
+    balanced_random_counts: np.ndarray  # (b,) * k: the same draw from the random samples
+    random_counts: np.ndarray  # (b,) * k: plain random samples over the same grid
     random: Samples  # random-baseline samples (for the second gallery)
 
 
-def density_counts(pool: Samples, random_pool: Samples, ranges: Sequence[tuple[float, float]], k: int) -> tuple[np.ndarray, np.ndarray]:
+def density_counts(pool: Samples, random_pool: Samples, ranges: Sequence[tuple[float, float]], k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-bin counts behind the uniformity figures, as :mod:`core.search` defines them.
 
-    QD: the even draw of ``min(UNIFORMITY_SAMPLES, n)`` samples the export would make from the
-    pool; random: that many plain prior samples. Both over the uniformity grid.
+    QD and balanced random: the even draw of ``min(UNIFORMITY_SAMPLES, n)`` samples from the
+    pool and from the random samples; random: that many plain prior samples. All over the
+    uniformity grid (:func:`core.metrics.draw_counts`).
 
     Returns:
-        (qd_counts, random_counts), each of shape (bins,) * k.
+        (qd_counts, balanced_random_counts, random_counts), each of shape (bins,) * k.
     """
     bins = uniformity_bins(k)
     ranges = list(ranges)
-    n = min(UNIFORMITY_SAMPLES, len(pool))
-    qd = metrics.balanced_counts(metrics.bin_counts(pool.measures.reshape(-1, k), ranges, bins), n)
-    m = min(UNIFORMITY_SAMPLES, len(random_pool))
-    rand = metrics.bin_counts(random_pool.measures[:m].reshape(-1, k), ranges, bins)
-    return qd, rand
+    draw = lambda samples, balanced: metrics.draw_counts(  # noqa: E731
+        samples.measures.reshape(-1, k), ranges, bins, UNIFORMITY_SAMPLES, balanced=balanced
+    )
+    return draw(pool, True), draw(random_pool, True), draw(random_pool, False)
 
 
 def _elites(frame: pd.DataFrame, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -68,7 +69,7 @@ def from_search(search: Search) -> MapData:
     k = len(search.config.measures)
     z, meas, obj = _elites(search.archive_frame(), k)
     random_pool = search.random_pool
-    qd, rand = density_counts(search.pool, random_pool, search.measure_ranges, k)
+    qd, balanced, rand = density_counts(search.pool, random_pool, search.measure_ranges, k)
     return MapData(
         labels=tuple(m.display_label() for m in search.config.measures),
         ranges=tuple(tuple(map(float, r)) for r in search.measure_ranges),
@@ -77,6 +78,7 @@ def from_search(search: Search) -> MapData:
         elite_measures=meas,
         elite_objective=obj,
         qd_counts=qd,
+        balanced_random_counts=balanced,
         random_counts=rand,
         random=random_pool,
     )
@@ -86,7 +88,7 @@ def from_run(run: Run) -> MapData:
     """The same arrays for a finished (or stopped) run read back from its directory."""
     k = len(run.config.measures)
     z, meas, obj = _elites(run.archive, k)
-    qd, rand = density_counts(run.pool, run.random_pool, run.measure_ranges, k)
+    qd, balanced, rand = density_counts(run.pool, run.random_pool, run.measure_ranges, k)
     return MapData(
         labels=tuple(run.labels),
         ranges=tuple(tuple(map(float, r)) for r in run.measure_ranges),
@@ -95,6 +97,7 @@ def from_run(run: Run) -> MapData:
         elite_measures=meas,
         elite_objective=obj,
         qd_counts=qd,
+        balanced_random_counts=balanced,
         random_counts=rand,
         random=run.random_pool,
     )

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from core import errors, metrics
-from core.config import DEFAULT_OBJECTIVES, MAX_MEASURES, PRESET_MODELS, PRESETS, PromptPair, RunConfig, validate_config
+from core.config import MAX_MEASURES, PRESET_MODELS, PRESETS, PromptPair, RunConfig, validate_config
 from core.models import get_models
-from core.registry import generator_entries, scorer_entries
+from core.registry import generator_defaults, generator_entries, scorer_entries
 from core.runs import Run, list_runs
 from core.search import ProgressEvent, Search, iter_search
 
@@ -130,7 +130,11 @@ def preset_status(name: str) -> tuple[bool, str]:
 
 
 def _objective_for(generator: str) -> PromptPair:
-    return DEFAULT_OBJECTIVES.get(generator, DEFAULT_OBJECTIVES["shapes"])
+    """The generator's registered quality pair (InputError for an unknown generator)."""
+    objective = generator_defaults(generator).objective
+    if objective is None:
+        raise errors.InputError("objective", "", f"a quality prompt pair (generator {generator!r} has no default)")
+    return objective
 
 
 def build_config(
@@ -164,9 +168,11 @@ def build_config(
     if not measures:
         raise errors.InputError("measures", 0, f"between 1 and {MAX_MEASURES} prompt pairs (fill at least one row)")
     obj_pos, obj_neg = ((objective[0] or "").strip(), (objective[1] or "").strip())
-    default_obj = _objective_for(generator)
     obj = None
-    if obj_pos or obj_neg:
+    if obj_pos and obj_neg:
+        obj = PromptPair(obj_pos, obj_neg, "quality")
+    elif obj_pos or obj_neg:  # one side typed: the generator's default fills the other
+        default_obj = _objective_for(generator)
         obj = PromptPair(obj_pos or default_obj.positive, obj_neg or default_obj.negative, "quality")
     for field, value in (("evaluations", evaluations), ("archive resolution", resolution), ("seed", seed)):
         if value is None or float(value) != int(float(value)):
@@ -176,7 +182,7 @@ def build_config(
         objective=obj,
         generator=generator,
         scorer=scorer,
-        algorithm=algorithm,
+        algorithm=algorithm or None,  # "" = the generator's default
         evaluations=int(evaluations),
         archive_resolution=int(resolution),
         seed=int(seed),
@@ -222,7 +228,12 @@ def _maps(md: data.MapData, axes: tuple[int, ...]) -> tuple[Any, Any]:
         labels=md.labels,
         axes=axes,
     )
-    dens = plots.density_maps(qd_counts=md.qd_counts, random_counts=md.random_counts, ranges=md.ranges, labels=md.labels, axes=axes)
+    dens = plots.density_maps(
+        panels=[("QD search", md.qd_counts), ("Balanced random", md.balanced_random_counts), ("Random sampling", md.random_counts)],
+        ranges=md.ranges,
+        labels=md.labels,
+        axes=axes,
+    )
     return heat, dens
 
 
@@ -268,23 +279,36 @@ def _galleries(
 
 def _cards_from_event(event: ProgressEvent, diversity: tuple[float | None, float | None] = (None, None)) -> str:
     return cards.metric_cards(
-        {"coverage": event.coverage, "uniformity": event.uniformity, "qd_score": event.qd_score, "diversity": diversity[0]},
         {
-            "coverage": event.random_coverage,
-            "uniformity": event.random_uniformity,
-            "qd_score": event.random_qd_score,
-            "diversity": diversity[1],
+            "qd": {
+                "coverage": event.coverage, "uniformity": event.uniformity, "judge": event.judge_agreement,
+                "qd_score": event.qd_score, "diversity": diversity[0],
+            },
+            "balanced_random": {"uniformity": event.balanced_random_uniformity, "judge": event.balanced_random_judge_agreement},
+            "random": {
+                "coverage": event.random_coverage, "uniformity": event.random_uniformity, "judge": event.random_judge_agreement,
+                "qd_score": event.random_qd_score, "diversity": diversity[1],
+            },
         },
+        judge_note=event.judge_note or (texts.JUDGE_AFTER_RUN if not event.done else ""),
     )
 
 
 def _cards_from_summary(summary: dict, diversity: tuple[float | None, float | None] = (None, None)) -> str:
-    qd, rnd = summary.get("qd", {}), summary.get("random", {})
-    keys = ("coverage", "uniformity", "qd_score")
-    return cards.metric_cards(
-        {k: qd.get(k) for k in keys} | {"diversity": qd.get("vendi_score", diversity[0])},
-        {k: rnd.get(k) for k in keys} | {"diversity": rnd.get("vendi_score", diversity[1])},
-    )
+    figures = {}
+    for side, keys in (
+        ("qd", ("coverage", "uniformity", "qd_score")),
+        ("balanced_random", ("uniformity",)),
+        ("random", ("coverage", "uniformity", "qd_score")),
+    ):
+        part = summary.get(side, {})
+        figures[side] = {k: part.get(k) for k in keys} | {
+            "judge": part.get("judge_agreement"),
+            "verified": part.get("verified_uniformity"),
+        }
+    figures["qd"]["diversity"], figures["random"]["diversity"] = diversity
+    note = (summary.get("qd", {}).get("judge") or {}).get("note", "")
+    return cards.metric_cards(figures, judge_note=note)
 
 
 def _diversity(scorer, elite_images: torch.Tensor, random_images: torch.Tensor) -> tuple[float | None, float | None]:
@@ -529,6 +553,7 @@ def export(
     bins: float,
     quality_percentile: float,
     settings: Settings,
+    verified: bool = False,
     on_progress: Callable[[float, str], None] | None = None,
 ) -> tuple[str, Any, str]:
     """Builds the balanced dataset zip of the current run (the engine's ``export_balanced``).
@@ -538,6 +563,7 @@ def export(
         bins: bins per measure.
         quality_percentile: samples below this percentile of the random baseline's quality are
             never drawn; 0 keeps every sample.
+        verified: keep only images the run's judge agrees with.
         on_progress: called with (fraction done, message).
 
     Returns:
@@ -571,7 +597,7 @@ def export(
     try:
         result = export_balanced(
             run_obj, images=int(images), bins=int(bins), quality_threshold=threshold, out=out,
-            generator=generator, scorer=scorer, on_progress=_progress_adapter(on_progress),
+            generator=generator, scorer=scorer, verified=bool(verified), on_progress=_progress_adapter(on_progress),
         )
     except errors.InputError as exc:
         raise _user_error(exc) from None

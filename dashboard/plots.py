@@ -6,6 +6,7 @@ notebook or a test from arrays. Colours and font sizes are chosen for a projecto
 
 from __future__ import annotations
 
+import html
 from typing import Sequence
 
 import numpy as np
@@ -177,51 +178,52 @@ def _project(counts: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 
 def density_maps(
     *,
-    qd_counts: np.ndarray,
-    random_counts: np.ndarray,
+    panels: Sequence[tuple[str, np.ndarray]],
     ranges: Sequence[tuple[float, float]],
     labels: Sequence[str],
     axes: Sequence[int] = (0, 1),
-    qd_title: str = "QD search",
-    random_title: str = "Random sampling",
 ) -> go.Figure:
-    """Where the samples fall, QD vs random, side by side on the same bins and colour scale.
+    """Where the samples fall, one panel per method, side by side on the same bins and colours.
 
-    Each panel shows the share of that method's samples in each cell (percent), so the two are
-    comparable whatever their sample counts; one colour bar serves both. With more than two
+    Each panel shows the share of that method's samples in each cell (percent), so the panels
+    are comparable whatever their sample counts; one colour bar serves all. With more than two
     measures, the measures not drawn are summed over.
 
     Args:
-        qd_counts: samples per bin for the QD side, shape (bins,) * k.
-        random_counts: the same for random sampling, same shape.
+        panels: (title, samples per bin of shape (bins,) * k) per method, e.g. the QD search,
+            balanced random and plain random.
         ranges: k (low, high) measure ranges (for the axis values).
         labels: k measure names.
         axes: the two measures to draw (one with a single measure).
 
     Raises:
-        ValueError: the two count arrays differ in shape, or ``axes`` is not two different
-            measures.
+        ValueError: no panel, count arrays of different shapes, or ``axes`` is not two
+            different measures.
     """
-    qd_counts, random_counts = np.asarray(qd_counts), np.asarray(random_counts)
-    if qd_counts.shape != random_counts.shape:
-        raise ValueError(f"random_counts: got shape {random_counts.shape}; expected {qd_counts.shape} like qd_counts")
-    k = qd_counts.ndim
+    if not panels:
+        raise ValueError("panels: got none; expected at least one (title, counts)")
+    counts_list = [np.asarray(c) for _, c in panels]
+    shape = counts_list[0].shape
+    for (title, _), counts in zip(panels, counts_list):
+        if counts.shape != shape:
+            raise ValueError(f"counts of {title!r}: got shape {counts.shape}; expected {shape} like the first panel")
+    k = len(shape)
     axes = _check_axes(np.zeros((0, k)), axes)
-    bins = qd_counts.shape[axes[0]]
+    bins = shape[axes[0]]
     grids, totals = [], []
-    for counts in (qd_counts, random_counts):
+    for counts in counts_list:
         grid = _project(counts, axes)
         totals.append(int(grid.sum()))
         grids.append(100.0 * grid / grid.sum() if grid.sum() > 0 else grid.astype(float))
     zmax = max(float(g.max()) for g in grids) or 1.0
     x = _edges(*ranges[axes[0]], bins)
-    y = _edges(*ranges[axes[1]], qd_counts.shape[axes[1]]) if len(axes) == 2 else ["all"]
+    y = _edges(*ranges[axes[1]], shape[axes[1]]) if len(axes) == 2 else ["all"]
     fig = make_subplots(
         rows=1,
-        cols=2,
+        cols=len(panels),
         shared_yaxes=True,
-        horizontal_spacing=0.06,
-        subplot_titles=(f"{qd_title} ({totals[0]} samples)", f"{random_title} ({totals[1]} samples)"),
+        horizontal_spacing=0.05,
+        subplot_titles=[f"{html.escape(title)} ({total} samples)" for (title, _), total in zip(panels, totals)],
     )
     for col, grid in enumerate(grids, start=1):
         fig.add_trace(
@@ -236,8 +238,8 @@ def density_maps(
             row=1,
             col=col,
         )
-        fig.update_xaxes(title_text=labels[axes[0]], showgrid=False, row=1, col=col)
-    fig.update_yaxes(title_text=labels[axes[1]] if len(axes) == 2 else "", showgrid=False, row=1, col=1)
+        fig.update_xaxes(title_text=html.escape(labels[axes[0]]), showgrid=False, row=1, col=col)
+    fig.update_yaxes(title_text=html.escape(labels[axes[1]]) if len(axes) == 2 else "", showgrid=False, row=1, col=1)
     fig.update_layout(coloraxis={"colorscale": DENSITY_SCALE, "cmin": 0.0, "cmax": zmax, "colorbar": {"title": {"text": "% of samples"}}})
     fig.update_annotations(font_size=FONT_SIZE + 1)
     return _layout(fig, title="Where the samples land (same bins, same colours)")

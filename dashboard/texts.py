@@ -15,9 +15,14 @@ random and some combinations of attributes (say, *small red triangles*) almost n
 latent space instead. Each **measure** is a pair of prompts, e.g. "a red shape" vs "a blue
 shape": a text-image model scores how much more an image matches the first than the second.
 The measures span a grid (the **archive**); a QD algorithm from
-[pyribs](https://pyribs.org) (CMA-MAEGA by default) keeps the best image it finds in every
-cell. Random sampling with the same budget is shown beside every result, so you can see the
-bias it leaves behind. The balanced sample can then be downloaded as an image dataset.
+[pyribs](https://pyribs.org) keeps the best image it finds in every cell. Random sampling with
+the same budget is shown beside every result, as drawn and put through the same balanced
+selection (*balanced random*, the honest baseline), so you can see the bias it leaves behind.
+
+A search will find images that fool the text-image model it optimises. So an independent
+**judge** that the search never sees (in the shapes world: reading colour and outline off the
+pixels) checks whether the images show what their scores claim. Trust the judge's figures
+over the scorer's. The balanced sample can then be downloaded as an image dataset.
 
 [Paper (arXiv:2312.14369)](https://arxiv.org/abs/2312.14369) · [pyribs](https://pyribs.org)
 """
@@ -36,9 +41,10 @@ HEATMAP_HELP = (
     "found there. Empty cells have not been reached yet."
 )
 DENSITY_HELP = (
-    "Where the samples land. Left: the QD search; right: plain random sampling of the same "
-    "model with the same budget. A balanced method paints the map evenly; random sampling piles "
-    "up where the training data did."
+    "Where the samples land, as the scorer sees them. Left: the QD search; middle: random samples "
+    "of the same model and budget put through the same balanced draw; right: plain random "
+    "sampling. A balanced method paints the map evenly; random sampling piles up where the "
+    "training data did. The judge cards above say how many of those images really show their cell."
 )
 CURVES_HELP = (
     "How the search fills the map over time. Solid: QD search; dashed: random sampling at the "
@@ -49,11 +55,16 @@ GALLERY_HELP = (
     "(right); click one to see it large with its scores."
 )
 RANDOM_GALLERY_HELP = "The same number of images drawn at random: notice how alike they are."
+JUDGE_AFTER_RUN = "judged when the run ends"
 EXPORT_HELP = (
     "Draws the same number of images from every bin of the attribute grid (skipping low-quality "
-    "ones) and packs them as a zip that loads as a Hugging Face `imagefolder` or torchvision "
-    "`ImageFolder` dataset, with a dataset card."
+    "ones and, at the ends of each attribute, images that are not clear examples of it) and packs "
+    "them as a zip that loads as a Hugging Face `imagefolder` or torchvision `ImageFolder` "
+    "dataset, with a dataset card. The judge checks every image; *verified* keeps only those it "
+    "agrees with. Bins without enough images are reported as short, never padded."
 )
+VERIFIED_LABEL = "Verified: keep only images the judge agrees with"
+SIDE_NAMES = {"qd": "QD", "balanced_random": "balanced random", "random": "random"}
 RUNS_HELP = "Runs of this browser session only. Reopen one to see its maps and export it again."
 
 METRIC_TIPS = {
@@ -61,6 +72,14 @@ METRIC_TIPS = {
     "uniformity": (
         "How evenly the samples spread over the cells: normalised entropy, 100% = perfectly even, "
         "0% = all in one cell."
+    ),
+    "judge": (
+        "Share of a balanced draw over two bins per attribute that the independent judge finds one "
+        "clean subject on the claimed side of every attribute. The search never sees the judge."
+    ),
+    "verified": (
+        "How evenly the images the judge agrees with spread over the 2 x 2 ... bins (normalised "
+        "entropy): the scorer-free counterpart of uniformity."
     ),
     "qd_score": "Sum of the quality of the best image in every filled cell: rewards both reach and quality.",
     "diversity": (
@@ -72,6 +91,8 @@ METRIC_TIPS = {
 METRIC_NAMES = {
     "coverage": "Coverage",
     "uniformity": "Uniformity",
+    "judge": "Judge agrees",
+    "verified": "Verified balance",
     "qd_score": "QD score",
     "diversity": "Diversity",
     "best_objective": "Best quality",

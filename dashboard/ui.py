@@ -13,8 +13,9 @@ from typing import Any
 
 import gradio as gr
 
-from core.config import ALGORITHMS, DEFAULT_OBJECTIVES, MAX_MEASURES, PRESETS
-from core.export import DEFAULT_QUALITY_PERCENTILE
+from core.config import ALGORITHMS, MAX_MEASURES, PRESETS
+from core.registry import generator_defaults
+from core.selection import DEFAULT_QUALITY_PERCENTILE
 
 from . import bias_tab, cards, handlers, plots, session, texts
 from .settings import Settings, settings_from_env
@@ -68,7 +69,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     """Builds the dashboard. Models are not loaded here (see ``app.py``)."""
     settings = settings or settings_from_env()
     generators, scorers, unavailable = handlers.model_choices()
-    objective = DEFAULT_OBJECTIVES["shapes"]
+    objective = generator_defaults("shapes").objective
     first_preset = next(iter(PRESETS))
 
     with gr.Blocks(title=texts.TITLE, delete_cache=(1800, 3600), analytics_enabled=False) as demo:
@@ -129,7 +130,10 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                         gr.Markdown(unavailable, elem_classes="qdgs-help qdgs-unavailable")
                 with gr.Accordion("Advanced", open=False):
                     gr.Markdown(texts.ADVANCED_HELP, elem_classes="qdgs-help")
-                    algorithm = gr.Dropdown([(f"{k}: {v}", k) for k, v in ALGORITHMS.items()], value="cma-maega", label="Algorithm")
+                    algorithm = gr.Dropdown(
+                        [("the generator's default (shapes: jump; sd-turbo: cma-maega)", ""), *[(f"{k}: {v}", k) for k, v in ALGORITHMS.items()]],
+                        value="", label="Algorithm", elem_id="qdgs-algorithm",
+                    )
                     evaluations = gr.Slider(
                         10, settings.max_evaluations, value=settings.default_evaluations, step=10,
                         label="Evaluation budget", info=f"at most {settings.max_evaluations:,} on this server",
@@ -139,7 +143,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                     seed = gr.Number(0, label="Seed", precision=0, minimum=0)
             # ---- right: live results ----
             with gr.Column(scale=3, min_width=480):
-                cards_html = gr.HTML(cards.metric_cards(dict.fromkeys(cards.METRICS), {}), elem_id="qdgs-cards")
+                cards_html = gr.HTML(cards.metric_cards({"qd": dict.fromkeys(cards.METRICS)}), elem_id="qdgs-cards")
                 pair = gr.Dropdown([], value=None, label="Attributes shown in the maps", visible=False, elem_id="qdgs-pair")
                 gr.Markdown(texts.HEATMAP_HELP, elem_classes="qdgs-help")
                 heatmap = gr.Plot(plots.placeholder(texts.NO_RUN_YET), show_label=False, elem_id="qdgs-heatmap")
@@ -179,6 +183,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                         0, 90, value=DEFAULT_QUALITY_PERCENTILE, step=5, label="Minimum quality (percentile)",
                         info="skip samples worse than this % of random samples; 0 keeps all",
                     )
+                verified = gr.Checkbox(False, label=texts.VERIFIED_LABEL, elem_id="qdgs-verified")
                 with gr.Row():
                     export_btn = gr.Button("Build dataset", variant="primary", elem_id="qdgs-export")
                     download = gr.DownloadButton("Download zip", visible=False, elem_id="qdgs-download")
@@ -244,14 +249,15 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         elite_gallery.select(make_select("elites"), inputs=[state], outputs=[selected_image, selected_text], api_visibility="private", concurrency_limit=None)
         random_gallery.select(make_select("random"), inputs=[state], outputs=[selected_image, selected_text], api_visibility="private", concurrency_limit=None)
 
-        def do_export(st, n, b, q, progress_=gr.Progress()):
+        def do_export(st, n, b, q, ver, progress_=gr.Progress()):
             card, fig, path = handlers.export(
-                st, images=n, bins=b, quality_percentile=q, settings=settings, on_progress=lambda f, m: progress_(f, desc=m),
+                st, images=n, bins=b, quality_percentile=q, settings=settings, verified=ver,
+                on_progress=lambda f, m: progress_(f, desc=m),
             )
             return st, card, fig, gr.update(value=path, visible=True)
 
         export_btn.click(
-            do_export, inputs=[state, export_images, export_bins, quality_pct], outputs=[state, export_card, export_map, download],
+            do_export, inputs=[state, export_images, export_bins, quality_pct, verified], outputs=[state, export_card, export_map, download],
             api_name="export", concurrency_id="heavy", concurrency_limit=settings.concurrency,
         )
 

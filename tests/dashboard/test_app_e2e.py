@@ -61,7 +61,7 @@ def test_run_plot_gallery_export_and_download(app_url):
     heat = json.loads(heatmap["plot"])
     assert heatmap["type"] == "plotly" and heat["data"][0]["type"] == "heatmap"
     dens = json.loads(density["plot"])
-    assert [t["type"] for t in dens["data"]] == ["heatmap", "heatmap"]
+    assert [t["type"] for t in dens["data"]] == ["heatmap", "heatmap", "heatmap"]  # QD, balanced random, random
     assert len(elites) == 8 and elites[0]["caption"].startswith("colour ") and " · q " in elites[0]["caption"]
     with Image.open(elites[0]["image"]) as img:
         assert img.size == (96, 96)
@@ -69,13 +69,14 @@ def test_run_plot_gallery_export_and_download(app_url):
         assert img.width > 4 * 72
     assert runs["value"] and len(runs["choices"]) == 1
 
-    card, export_map, download = client.predict(60, 2, 0, api_name="/export")
+    card, export_map, download = client.predict(60, 4, 0, False, api_name="/export")
     zip_path = Path(download["value"] if isinstance(download, dict) else download)
     assert zip_path.suffix == ".zip" and zip_path.is_file()
     with zipfile.ZipFile(zip_path) as zf:
         meta = next(n for n in zf.namelist() if n.endswith("metadata.csv"))
         rows = list(csv.DictReader(io.StringIO(zf.read(meta).decode())))
-        assert len(rows) == 60
+        # End bins take only clear examples, so the stand-in's corners may run short (reported).
+        assert 1 <= len(rows) <= 60 and (len(rows) == 60 or "short of samples" in card)
         folder = meta.rpartition("/")[0]
         first = f"{folder}/{rows[0]['file_name']}" if folder else rows[0]["file_name"]
         with Image.open(io.BytesIO(zf.read(first))) as img:

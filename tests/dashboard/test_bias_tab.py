@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from core.biascheck import GROUP_NAMES, BiasCheckConfig
+from experiments.biascheck import GROUP_NAMES, BiasCheckConfig
 from core.config import PromptPair
 from dashboard import bias_plots, bias_tab
 from tests.core import stand_ins
@@ -25,12 +25,15 @@ def test_handler_runs_and_returns_table_plot_summary():
     table, fig, summary, quadrants = bias_tab.run_check(
         "0.90", 100, 1, base=TINY, on_progress=lambda f, m: seen.append((f, m))
     )
-    assert list(table["fine-tuned on"]) == ["no fine-tuning", "random samples", "QD (balanced)"]
+    assert list(table["fine-tuned on"]) == [
+        "no fine-tuning", "random samples", "balanced random", "QD (balanced)", "balanced real renders",
+    ]
     assert set(GROUP_NAMES) <= set(table.columns) and "worst" in table.columns
     assert isinstance(fig, go.Figure) and [t.name for t in fig.data] == list(table["fine-tuned on"])
-    assert "worst-group accuracy" in summary and "Real-data bias 0.90" in summary
-    assert list(quadrants["fine-tuning set"]) == ["random samples", "QD (balanced)"]
+    assert "worst-group accuracy" in summary and "Real-data bias 0.90" in summary and "balanced random" in summary
+    assert list(quadrants["fine-tuning set"]) == ["random samples", "balanced random", "QD (balanced)"]
     np.testing.assert_allclose(quadrants[list(GROUP_NAMES)].sum(axis=1), 1.0, atol=0.01)
+    assert quadrants["judge agrees"].between(0, 1).all()
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert any("search" in m for _, m in seen)

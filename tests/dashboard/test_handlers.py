@@ -176,9 +176,13 @@ def test_export_writes_a_balanced_zip_in_the_session(finished):
         names = zf.namelist()
         meta_name = next(n for n in names if n.endswith("metadata.csv"))
         rows = list(csv.DictReader(io.StringIO(zf.read(meta_name).decode())))
-    assert len(rows) == 40 and all(name in names for name in (meta_name,))
-    assert int(np.asarray(fig.data[0].z).sum()) == 40
-    assert "colour" in card
+    # Bins at the ends of a measure take only clear examples of their side, so the stand-in's
+    # corner bins may run short; what is written is what is counted and reported.
+    assert 1 <= len(rows) <= 40 and len([n for n in names if n.endswith(".png") and n.startswith("train/")]) == len(rows)
+    assert int(np.asarray(fig.data[0].z).sum()) == len(rows)
+    assert "colour" in card and "What the judge saw" in card
+    assert len(rows) == 40 or "short of samples" in card
+    assert {r["judge_0"] for r in rows} <= {"positive", "negative", "neither"}
     assert seen and seen[-1] == pytest.approx(1.0)
 
 

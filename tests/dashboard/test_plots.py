@@ -36,17 +36,21 @@ def test_archive_heatmap_rejects_bad_axes(axes):
 
 def test_density_maps_share_one_colour_scale_in_percent():
     qd = np.array([[5, 5], [5, 5]])
+    balanced = np.array([[9, 1], [1, 9]])
     rnd = np.array([[18, 1], [1, 0]])
-    fig = plots.density_maps(qd_counts=qd, random_counts=rnd, ranges=RANGES[:2], labels=["a", "b"])
-    left, right = (np.asarray(t.z, dtype=float) for t in fig.data)
-    assert np.nansum(left) == pytest.approx(100) and np.nansum(right) == pytest.approx(100)
-    assert fig.layout.coloraxis.cmax == pytest.approx(90.0)  # the larger of the two maxima
+    fig = plots.density_maps(panels=[("QD", qd), ("Balanced random", balanced), ("Random", rnd)], ranges=RANGES[:2], labels=["a", "b"])
+    left, middle, right = (np.asarray(t.z, dtype=float) for t in fig.data)
+    assert np.nansum(left) == pytest.approx(100) and np.nansum(middle) == pytest.approx(100) and np.nansum(right) == pytest.approx(100)
+    assert fig.layout.coloraxis.cmax == pytest.approx(90.0)  # the largest of the maxima
     assert left[0, 0] == pytest.approx(25.0) and np.isnan(right[1, 1])  # empty cells stay blank
+    assert [a.text for a in fig.layout.annotations] == ["QD (20 samples)", "Balanced random (20 samples)", "Random (20 samples)"]
 
 
 def test_density_maps_reject_different_shapes():
-    with pytest.raises(ValueError, match=r"random_counts: got shape \(3, 3\); expected \(2, 2\)"):
-        plots.density_maps(qd_counts=np.ones((2, 2)), random_counts=np.ones((3, 3)), ranges=RANGES[:2], labels=["a", "b"])
+    with pytest.raises(ValueError, match=r"counts of 'Random': got shape \(3, 3\); expected \(2, 2\)"):
+        plots.density_maps(panels=[("QD", np.ones((2, 2))), ("Random", np.ones((3, 3)))], ranges=RANGES[:2], labels=["a", "b"])
+    with pytest.raises(ValueError, match="panels: got none"):
+        plots.density_maps(panels=[], ranges=RANGES[:2], labels=["a", "b"])
 
 
 def test_progress_curves_draw_qd_and_the_random_baseline():
@@ -59,10 +63,18 @@ def test_progress_curves_draw_qd_and_the_random_baseline():
     assert names.count("QD search") == 2 and names.count("Random sampling") == 2
 
 
-def test_metric_cards_show_both_sides_with_tooltips():
-    html = cards.metric_cards({"coverage": 0.5, "uniformity": 0.9, "qd_score": 1234.0}, {"coverage": 0.25, "uniformity": None})
+def test_metric_cards_show_qd_and_both_baselines_with_tooltips():
+    html = cards.metric_cards(
+        {
+            "qd": {"coverage": 0.5, "uniformity": 0.9, "judge": 0.92, "qd_score": 1234.0},
+            "balanced_random": {"uniformity": 0.6, "judge": 0.99},
+            "random": {"coverage": 0.25, "uniformity": None, "judge": 0.5},
+        },
+        judge_note="judged when the run ends",
+    )
     assert "50%" in html and "random: 25%" in html and "random: –" in html
-    assert html.count('title="') == 3
+    assert "92%" in html and "balanced random: 99% · random: 50%" in html
+    assert html.count('title="') == 4 and html.count("judged when the run ends") == 1  # the judge card only
 
 
 def test_progress_bar_estimates_time_left():
