@@ -102,13 +102,22 @@ def _add_search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resolution", type=int, default=RunConfig.archive_resolution, help="archive cells per measure (default: %(default)s)")
     p.add_argument("--range", nargs=2, type=float, action="append", metavar=("LOW", "HIGH"),
                    help="fix a measure's range (once per measure, in order); calibrated from the prior if absent")
-    p.add_argument("--device", default=RunConfig.device, help="torch device (default: %(default)s)")
+    p.add_argument("--device", default=RunConfig.device, help="torch device: cpu, cuda, cuda:N or auto (default: %(default)s)")
     p.add_argument("--generator-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
                    help="factory option of the generator (JSON value or text)")
     p.add_argument("--scorer-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
                    help="factory option of the scorer (JSON value or text)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _device(name: str) -> str:
+    """'auto' becomes the device it picks here (a config names a concrete device)."""
+    if name.strip().lower() != "auto":
+        return name
+    from .real.devices import resolve_device
+
+    return str(resolve_device("auto"))
 
 
 def _config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -124,7 +133,7 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         archive_resolution=args.resolution,
         measure_ranges=tuple(tuple(r) for r in args.range) if args.range else None,
         seed=args.seed,
-        device=args.device,
+        device=_device(args.device),
         generator_options=dict(args.generator_option),
         scorer_options=dict(args.scorer_option),
     )
@@ -134,9 +143,11 @@ def _run_search(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .models import get_models
+    from .real.devices import resolve_device
     from .search import iter_search
 
     config = validate_config(_config_from_args(args))
+    resolve_device(config.device)  # a device this machine has (validate_config checks the name only)
     generator, scorer = get_models(config)
     validate_config(config, scorer=scorer)
     bars: list = []  # created on the first event, so that input errors print one line only
