@@ -44,6 +44,7 @@ import torch
 from . import metrics
 from .errors import InputError
 from .interfaces import Generator, Scorer
+from .markdown import escape_markdown
 from .runs import Run
 
 __all__ = [
@@ -161,7 +162,7 @@ def select_balanced(
     bins = _check_int("bins", bins, 1, max(1, int(MAX_BINS_TOTAL ** (1.0 / k))))
     if quality_threshold is None:
         quality_threshold = default_quality_threshold(run)
-    if not isinstance(quality_threshold, (int, float)) or math.isnan(quality_threshold):
+    if not isinstance(quality_threshold, (int, float)) or math.isnan(quality_threshold) or quality_threshold == math.inf:
         raise InputError("quality", quality_threshold, "a number (objective units), or -inf for no threshold")
     pool = run.pool
     d = pool.z.shape[1]
@@ -272,14 +273,14 @@ def density_png(qd_counts: np.ndarray, random_counts: np.ndarray, *, labels: lis
             edges = np.linspace(lo, hi, len(counts) + 1)
             ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="#4c72b0")
             ax.set_ylim(0, vmax * 1.05)
-            ax.set_xlabel(labels[0])
+            ax.set_xlabel(labels[0], parse_math=False)  # typed labels are text, never mathtext
             ax.set_ylabel("images")
         else:
             grid = two_d(counts)
             (x0, x1), (y0, y1) = ranges[0], ranges[1]
             im = ax.imshow(grid.T, origin="lower", extent=(x0, x1, y0, y1), aspect="auto", cmap="magma", vmin=0, vmax=vmax)
-            ax.set_xlabel(labels[0])
-            ax.set_ylabel(labels[1])
+            ax.set_xlabel(labels[0], parse_math=False)
+            ax.set_ylabel(labels[1], parse_math=False)
             fig.colorbar(im, ax=ax, label="images per bin")
         ax.set_title(f"{title} (n={int(counts.sum())})")
     fig.tight_layout()
@@ -297,11 +298,12 @@ def _fmt(v: object) -> str:
 def dataset_card(
     run: Run, *, selection: Selection, n_images: int, requested: int, bins: int, figures: dict
 ) -> str:
-    """The dataset card (README.md) of an export."""
+    """The dataset card (README.md) of an export; typed text (prompts, labels) is Markdown-escaped."""
     cfg = run.config
     s = run.summary
+    md = escape_markdown
     measures = "\n".join(
-        f"| `measure_{j}` | {m.display_label()} | {m.positive} | {m.negative} | {lo:.4f} .. {hi:.4f} |"
+        f"| `measure_{j}` | {md(m.display_label())} | {md(m.positive)} | {md(m.negative)} | {lo:.4f} .. {hi:.4f} |"
         for j, (m, (lo, hi)) in enumerate(zip(cfg.measures, run.measure_ranges))
     )
     obj = cfg.resolved_objective()
@@ -333,7 +335,7 @@ Each measure is a prompt pair scored by the scorer: sim(image, positive) - sim(i
 |---|---|---|---|---|
 {measures}
 
-Objective (quality): 100 x [sim(image, "{obj.positive}") - sim(image, "{obj.negative}")], minus a
+Objective (quality): 100 x [sim(image, "{md(obj.positive)}") - sim(image, "{md(obj.negative)}")], minus a
 realism penalty for latents far less likely under the generator's prior than its typical samples.
 Quality threshold: objective >= {selection.quality_threshold:.3f}.
 
@@ -407,8 +409,8 @@ def export_balanced(
         An :class:`ExportResult`.
 
     Raises:
-        InputError: bad ``images``, ``bins``, ``quality_threshold`` or ``out``; a run
-            directory that is not a finished run.
+        InputError: bad ``images``, ``bins``, ``quality_threshold`` (also one no sample
+            passes) or ``out``; a run directory that is not a finished run.
     """
     if not isinstance(run, Run):
         run = Run.open(run)
@@ -420,6 +422,9 @@ def export_balanced(
     selection = select_balanced(
         run, images=images, bins=bins, quality_threshold=quality_threshold, min_distance=min_distance
     )
+    if not len(selection.indices):
+        best = float(np.max(run.pool.objective)) if len(run.pool) else float("nan")
+        raise InputError("quality", selection.quality_threshold, f"a threshold some samples pass (the best objective of this run is {best:.3f})")
     if generator is None or scorer is None:
         from .models import get_generator, get_scorer
 
