@@ -67,6 +67,7 @@ def _view_outputs(view: handlers.View, names: list[str]) -> tuple:
 def build_demo(settings: Settings | None = None) -> gr.Blocks:
     """Builds the dashboard. Models are not loaded here (see ``app.py``)."""
     settings = settings or settings_from_env()
+    session.remove_leftovers(settings)  # partial files a killed server left (never listed or offered)
     generators, scorers, unavailable = handlers.model_choices()
     objective = DEFAULT_OBJECTIVES["shapes"]
     first_preset = next(iter(PRESETS))
