@@ -246,7 +246,10 @@ def validate_config(config: RunConfig, *, scorer: Any | None = None, max_evaluat
                 f"{name} prompts", f"{pair.positive} / {pair.negative}",
                 "two different texts (they are the same once case, spaces and '|' order are ignored)",
             )
-    for field, value, entries in (("generator", config.generator, generator_entries()), ("scorer", config.scorer, scorer_entries())):
+    for field, value, entries in (
+        ("generator", config.generator, generator_entries()),
+        ("scorer", config.scorer, scorer_entries()),
+    ):
         if not isinstance(value, str) or value not in entries:
             raise InputError(field, value, "one of " + ", ".join(sorted(entries)))
     if not isinstance(config.algorithm, str) or config.algorithm not in ALGORITHMS:

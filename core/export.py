@@ -424,7 +424,9 @@ def export_balanced(
     )
     if not len(selection.indices):
         best = float(np.max(run.pool.objective)) if len(run.pool) else float("nan")
-        raise InputError("quality", selection.quality_threshold, f"a threshold some samples pass (the best objective of this run is {best:.3f})")
+        raise InputError(
+            "quality", selection.quality_threshold, f"a threshold some samples pass (the best objective of this run is {best:.3f})"
+        )
     if generator is None or scorer is None:
         from .models import get_generator, get_scorer
 

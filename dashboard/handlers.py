@@ -168,7 +168,8 @@ def build_config(
     """
     measures = []
     for i, row in enumerate(rows):
-        pos, neg, label = (_text(f"measure {i + 1} {side}", v) for side, v in zip(("positive prompt", "negative prompt", "label"), row))
+        sides = ("positive prompt", "negative prompt", "label")
+        pos, neg, label = (_text(f"measure {i + 1} {side}", value) for side, value in zip(sides, row))
         if not pos and not neg:
             continue
         for side, text in (("positive", pos), ("negative", neg)):
@@ -440,7 +441,8 @@ def run(
         raise
     except Exception as exc:  # noqa: BLE001 - shown as a message; the run so far is kept
         log.exception("search failed in %s", run_dir)
-        raise gr.Error(html.escape(f"The search failed ({type(exc).__name__}: {exc}). What was found so far is kept.", quote=False)) from None
+        message = f"The search failed ({type(exc).__name__}: {exc}). What was found so far is kept."
+        raise gr.Error(html.escape(message, quote=False)) from None
     finally:
         close = getattr(stream, "close", None)
         if close is not None:
@@ -592,7 +594,8 @@ def export(
         bins = whole_number("bins per attribute", bins, "a whole number >= 1")
         if bins < 1:
             raise errors.InputError("bins per attribute", bins, "a whole number >= 1")
-        if isinstance(quality_percentile, bool) or not isinstance(quality_percentile, (int, float)) or not 0 <= quality_percentile < 100:
+        q = quality_percentile
+        if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 <= q < 100:
             raise errors.InputError("minimum quality percentile", quality_percentile, "a percentage from 0 to 99")
         directory = session.run_dir(state, state["current"])
         run_obj = Run.open(directory)

@@ -262,7 +262,9 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         def do_reopen(st, name):
             return _view_outputs(handlers.reopen(st, name, settings=settings), run_outputs)
 
-        reopen_btn.click(do_reopen, inputs=[state, runs], outputs=run_components, api_name="reopen", concurrency_limit=None, preprocess=False)
+        reopen_btn.click(
+            do_reopen, inputs=[state, runs], outputs=run_components, api_name="reopen", concurrency_limit=None, preprocess=False,
+        )
 
         # prompt rows: presets, add, remove (never queued behind a search)
         def fill_preset(name):
