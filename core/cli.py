@@ -4,6 +4,7 @@
         --evaluations 3000 --seed 0 --out runs/colour-shape
     python -m core export runs/colour-shape --images 1000 --bins 10 --out colour-shape.zip
     python -m core runs runs/
+    python -m core clean runs/
 
 Bad input exits with status 2 and one line naming the field and what would be accepted;
 missing weights exit with status 1 and one line.
@@ -102,7 +103,7 @@ def _add_search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resolution", type=int, default=RunConfig.archive_resolution, help="archive cells per measure (default: %(default)s)")
     p.add_argument("--range", nargs=2, type=float, action="append", metavar=("LOW", "HIGH"),
                    help="fix a measure's range (once per measure, in order); calibrated from the prior if absent")
-    p.add_argument("--device", default=RunConfig.device, help="torch device (default: %(default)s)")
+    p.add_argument("--device", default=RunConfig.device, help="torch device: cpu, cuda, cuda:N or auto (default: %(default)s)")
     p.add_argument("--generator-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
                    help="factory option of the generator (JSON value or text)")
     p.add_argument("--scorer-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
@@ -113,6 +114,15 @@ def _add_search_arguments(p: argparse.ArgumentParser) -> None:
                    help="factory option of the judge (JSON value or text)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _device(name: str) -> str:
+    """'auto' becomes the device it picks here (a config names a concrete device)."""
+    if name.strip().lower() != "auto":
+        return name
+    from .real.devices import resolve_device
+
+    return str(resolve_device("auto"))
 
 
 def _config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -128,7 +138,7 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
         archive_resolution=args.resolution,
         measure_ranges=tuple(tuple(r) for r in args.range) if args.range else None,
         seed=args.seed,
-        device=args.device,
+        device=_device(args.device),
         generator_options=dict(args.generator_option),
         scorer_options=dict(args.scorer_option),
         judge=args.judge,
@@ -140,9 +150,11 @@ def _run_search(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .models import get_models
+    from .real.devices import resolve_device
     from .search import iter_search
 
     config = validate_config(_config_from_args(args))
+    resolve_device(config.device)  # a device this machine has (validate_config checks the name only)
     generator, scorer = get_models(config)
     validate_config(config, scorer=scorer)
     bars: list = []  # created on the first event, so that input errors print one line only
@@ -258,11 +270,38 @@ def _run_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_clean_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("root", metavar="ROOT", help="a folder of runs, a run directory or an export folder")
+    p.add_argument("--min-age", type=float, default=None, metavar="SECONDS",
+                   help="only files untouched this long, so that a write still going on is left alone "
+                        "(default: core.runs.PARTIAL_MIN_AGE_SECONDS, 60)")
+
+
+def _run_clean(args: argparse.Namespace) -> int:
+    import math
+    from pathlib import Path
+
+    from .runs import PARTIAL_MIN_AGE_SECONDS, remove_partial_files
+
+    min_age = PARTIAL_MIN_AGE_SECONDS if args.min_age is None else args.min_age
+    if not math.isfinite(min_age) or min_age < 0:
+        raise InputError("--min-age", args.min_age, "a number of seconds >= 0")
+    if not Path(args.root).expanduser().is_dir():
+        raise InputError("root", args.root, "an existing directory")
+    removed = remove_partial_files(args.root, min_age=min_age)
+    for path in removed:
+        print(f"removed {path}")
+    print(f"{len(removed)} partial file(s) removed")
+    return EXIT_OK
+
+
 register_subcommand("search", help="run a QD search and its random baseline into a run directory",
                     add_arguments=_add_search_arguments, run=_run_search)
 register_subcommand("export", help="write a balanced dataset zip from a run",
                     add_arguments=_add_export_arguments, run=_run_export)
 register_subcommand("runs", help="list the runs under a folder", add_arguments=_add_runs_arguments, run=_run_runs)
+register_subcommand("clean", help="remove partial files left by a killed search or export",
+                    add_arguments=_add_clean_arguments, run=_run_clean)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
+import unicodedata
 from typing import Any, Mapping
 
 from .algorithms import ALGORITHM_TABLE
@@ -18,6 +21,16 @@ __all__ = [
     "RunConfig",
     "ALGORITHMS",
     "MAX_MEASURES",
+    "MAX_PROMPT_CHARS",
+    "MAX_LABEL_CHARS",
+    "MAX_SEED",
+    "MAX_EVALUATIONS",
+    "MAX_ARCHIVE_RESOLUTION",
+    "MAX_ARCHIVE_CELLS",
+    "MAX_BATCH_SIZE",
+    "MAX_EMITTERS",
+    "prompt_phrasings",
+    "whole_number",
     "PRESETS",
     "PRESET_MODELS",
     "validate_config",
@@ -28,6 +41,15 @@ __all__ = [
 ALGORITHMS: dict[str, str] = {name: a.description for name, a in ALGORITHM_TABLE.items()}
 """Algorithm name -> one-line description (the table itself: :mod:`core.algorithms`)."""
 MAX_MEASURES = 4
+# Limits on what a user may ask for (README "Command line" and "Dashboard"; the page's texts).
+MAX_PROMPT_CHARS = 300  # characters of one prompt, all its "|" phrasings together (CLIP reads ~77 tokens a phrasing)
+MAX_LABEL_CHARS = 80  # characters of a measure's short name
+MAX_SEED = 2**32 - 1  # seeds are whole numbers from 0 to this
+MAX_EVALUATIONS = 1_000_000  # evaluation budget of one run (a server may cap it lower)
+MAX_ARCHIVE_RESOLUTION = 200  # archive cells per measure
+MAX_ARCHIVE_CELLS = 3_000_000  # archive cells in all (resolution ** measures); each cell holds a latent
+MAX_BATCH_SIZE = 10_000  # solutions asked per emitter per step
+MAX_EMITTERS = 100  # pyribs emitters
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,8 +167,61 @@ PRESETS: dict[str, tuple[PromptPair, ...]] = {
 PRESET_MODELS: dict[str, tuple[str, str]] = {"faces": ("sd-turbo", "openclip")}
 
 
+def prompt_phrasings(text: str) -> frozenset[str]:
+    """The phrasings of a prompt as compared for equality: lower-case, whitespace collapsed.
+
+    ``"A red shape | a  RED shape"`` and ``"a red shape "`` both give ``{"a red shape"}``.
+    """
+    return frozenset(" ".join(part.lower().split()) for part in text.split("|") if part.strip())
+
+
+def whole_number(field: str, value: object, expected: str) -> int:
+    """``value`` as an ``int`` if it is a whole number (an int, or a float with no fraction).
+
+    Refuses booleans, NaN, infinities, texts and anything else that is not a number, so that
+    values coming from a page or an API (where numbers may arrive as floats) are checked once.
+
+    Raises:
+        InputError: ``value`` is not a whole number; the message says ``expected``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(field, value, expected)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    number = float(value)
+    if not math.isfinite(number) or number != int(number):
+        raise InputError(field, value, expected)
+    return int(number)
+
+
+def _check_text(field: str, text: object, *, limit: int, required: bool) -> None:
+    """A one-line text of at most ``limit`` characters (non-empty if ``required``)."""
+    if not isinstance(text, str):
+        raise InputError(field, text, "a text such as 'a red shape'")
+    if required and not text.replace("|", "").strip():
+        raise InputError(field, text, "a non-empty text such as 'a red shape'")
+    if len(text) > limit:
+        raise InputError(field, text, f"at most {limit} characters (this text has {len(text):,})")
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        raise InputError(field, text, "one line of text without control characters (no newlines or tabs)")
+
+
+def _check_whole(field: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InputError(field, value, f"a whole number >= {low}")
+    if value > high:
+        raise InputError(field, value, f"at most {high:,}")
+
+
 def validate_config(config: RunConfig, *, scorer: Any | None = None, max_evaluations: int | None = None) -> RunConfig:
     """Checks a config and returns it unchanged, or raises with a message naming the field.
+
+    Limits: :data:`MAX_MEASURES` prompt pairs; prompts of at most :data:`MAX_PROMPT_CHARS`
+    characters, one line, the two of a pair different once lower-cased, with whitespace
+    collapsed and compared as sets of ``|`` phrasings (:func:`prompt_phrasings`); labels of at
+    most :data:`MAX_LABEL_CHARS`; seeds from 0 to :data:`MAX_SEED`; budgets up to
+    :data:`MAX_EVALUATIONS`; archives up to :data:`MAX_ARCHIVE_RESOLUTION` cells per measure and
+    :data:`MAX_ARCHIVE_CELLS` in all; fixed measure ranges finite with low < high.
 
     Args:
         config: The config to check.
@@ -159,6 +234,8 @@ def validate_config(config: RunConfig, *, scorer: Any | None = None, max_evaluat
     """
     from .registry import generator_entries, scorer_entries
 
+    if not isinstance(config.measures, (tuple, list)):
+        raise InputError("measures", config.measures, f"between 1 and {MAX_MEASURES} prompt pairs")
     n = len(config.measures)
     if not 1 <= n <= MAX_MEASURES:
         raise InputError("measures", n, f"between 1 and {MAX_MEASURES} prompt pairs")
@@ -169,43 +246,71 @@ def validate_config(config: RunConfig, *, scorer: Any | None = None, max_evaluat
         for side in ("positive", "negative"):
             text = getattr(pair, side)
             field = f"{name} {side} prompt"
-            if not isinstance(text, str) or not text.replace("|", "").strip():
-                raise InputError(field, text, "a non-empty text such as 'a red shape'")
+            _check_text(field, text, limit=MAX_PROMPT_CHARS, required=True)
             if scorer is not None:
                 scorer.check_prompt(text, field=field)
-        if pair.positive.strip() == pair.negative.strip():
-            raise InputError(f"{name} prompts", pair.positive, "two different texts")
-    if config.generator not in generator_entries():
-        raise InputError("generator", config.generator, "one of " + ", ".join(sorted(generator_entries())))
-    if config.scorer not in scorer_entries():
-        raise InputError("scorer", config.scorer, "one of " + ", ".join(sorted(scorer_entries())))
-    if config.algorithm is not None and config.algorithm not in ALGORITHMS:
+        _check_text(f"{name} label", pair.label, limit=MAX_LABEL_CHARS, required=False)
+        if prompt_phrasings(pair.positive) == prompt_phrasings(pair.negative):
+            raise InputError(
+                f"{name} prompts", f"{pair.positive} / {pair.negative}",
+                "two different texts (they are the same once case, spaces and '|' order are ignored)",
+            )
+    for field, value, entries in (
+        ("generator", config.generator, generator_entries()),
+        ("scorer", config.scorer, scorer_entries()),
+    ):
+        if not isinstance(value, str) or value not in entries:
+            raise InputError(field, value, "one of " + ", ".join(sorted(entries)))
+    if config.algorithm is not None and (not isinstance(config.algorithm, str) or config.algorithm not in ALGORITHMS):
         raise InputError("algorithm", config.algorithm, "one of " + ", ".join(ALGORITHMS))
     from .registry import judge_entries
 
     if config.judge is not None and config.judge != "none" and config.judge not in judge_entries():
         raise InputError("judge", config.judge, "none or one of " + ", ".join(sorted(judge_entries())))
-    for field, value, low in (
-        ("evaluations", config.evaluations, 1),
-        ("batch_size", config.batch_size, 1),
-        ("emitters", config.emitters, 1),
-        ("archive_resolution", config.archive_resolution, 2),
+    for field, value, low, high in (
+        ("evaluations", config.evaluations, 1, MAX_EVALUATIONS),
+        ("batch_size", config.batch_size, 1, MAX_BATCH_SIZE),
+        ("emitters", config.emitters, 1, MAX_EMITTERS),
+        ("archive_resolution", config.archive_resolution, 2, MAX_ARCHIVE_RESOLUTION),
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise InputError(field, value, f"a whole number >= {low}")
+        _check_whole(field, value, low, high)
     if max_evaluations is not None and config.evaluations > max_evaluations:
         raise InputError("evaluations", config.evaluations, f"at most {max_evaluations} on this server")
-    if config.archive_resolution > 200:
-        raise InputError("archive_resolution", config.archive_resolution, "at most 200 cells per measure")
+    if config.archive_resolution**n > MAX_ARCHIVE_CELLS:
+        most = int(MAX_ARCHIVE_CELLS ** (1.0 / n) + 1e-9)
+        raise InputError(
+            "archive_resolution", config.archive_resolution,
+            f"at most {most} cells per measure with {n} measures ({MAX_ARCHIVE_CELLS:,} cells in all)",
+        )
     if config.measure_ranges is not None:
-        if len(config.measure_ranges) != n:
+        if not isinstance(config.measure_ranges, (tuple, list)) or len(config.measure_ranges) != n:
             raise InputError("measure_ranges", config.measure_ranges, f"{n} (low, high) pairs, one per measure")
         for i, rng in enumerate(config.measure_ranges):
-            if len(rng) != 2 or not float(rng[0]) < float(rng[1]):
-                raise InputError(f"measure {i + 1} range", rng, "(low, high) with low < high")
-    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
-        raise InputError("seed", config.seed, "a whole number >= 0")
+            expected = "(low, high): two finite numbers with low < high"
+            try:
+                low, high = (float(v) for v in rng)
+            except (TypeError, ValueError):
+                raise InputError(f"measure {i + 1} range", rng, expected) from None
+            if not (math.isfinite(low) and math.isfinite(high) and low < high):
+                raise InputError(f"measure {i + 1} range", rng, expected)
+    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or not 0 <= config.seed <= MAX_SEED:
+        raise InputError("seed", config.seed, f"a whole number from 0 to {MAX_SEED}")
+    _check_device(config.device)
     return config
+
+
+def _check_device(device: object) -> None:
+    """A torch device name such as 'cpu', 'cuda' or 'cuda:1' (whether this machine has it is
+    checked where models load: a ZeroGPU Space attaches its GPU only inside a task)."""
+    import torch  # loaded only when a config is checked
+
+    expected = "a torch device such as 'cpu', 'cuda' or 'cuda:1'"
+    if not isinstance(device, str) or device.strip().lower() == "auto":
+        raise InputError("device", device, expected)
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InputError("device", device, expected) from None
 
 
 def config_to_dict(config: RunConfig) -> dict[str, Any]:

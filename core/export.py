@@ -44,7 +44,8 @@ from . import metrics
 from .batching import RENDER_CHUNK, embed_images, iter_render
 from .errors import InputError
 from .interfaces import Generator, Judge, Scorer, Verdicts
-from .judging import JudgeReport, claims, agreement, judge_images, judge_report, load_run_judge
+from .judging import JudgeReport, agreement, claims, judge_images, judge_report, load_run_judge
+from .markdown import escape_markdown
 from .runs import Run, Samples
 from .selection import (
     DEDUP_FRACTION,
@@ -234,14 +235,14 @@ def density_png(counts: dict[str, np.ndarray], *, labels: list[str], ranges) -> 
             edges = np.linspace(lo, hi, len(c) + 1)
             ax.bar(edges[:-1], c, width=np.diff(edges), align="edge", color="#4c72b0")
             ax.set_ylim(0, vmax * 1.05)
-            ax.set_xlabel(labels[0])
+            ax.set_xlabel(labels[0], parse_math=False)  # typed labels are text, never mathtext
             ax.set_ylabel("images")
         else:
             grid = two_d(c)
             (x0, x1), (y0, y1) = ranges[0], ranges[1]
             im = ax.imshow(grid.T, origin="lower", extent=(x0, x1, y0, y1), aspect="auto", cmap="magma", vmin=0, vmax=vmax)
-            ax.set_xlabel(labels[0])
-            ax.set_ylabel(labels[1])
+            ax.set_xlabel(labels[0], parse_math=False)
+            ax.set_ylabel(labels[1], parse_math=False)
             fig.colorbar(im, ax=ax, label="images per bin")
         ax.set_title(f"{SIDE_NAMES[side]} (n={int(c.sum())})")
     fig.tight_layout()
@@ -273,12 +274,13 @@ def dataset_card(
     reports: dict[str, JudgeReport],
     verified: bool,
 ) -> str:
-    """The dataset card (README.md) of an export."""
+    """The dataset card (README.md) of an export; typed text (prompts, labels) is Markdown-escaped."""
     cfg = run.config
     s = run.summary
     k = len(cfg.measures)
+    md = escape_markdown
     measures = "\n".join(
-        f"| `measure_{j}` | {m.display_label()} | {m.positive} | {m.negative} | {lo:.4f} .. {hi:.4f} |"
+        f"| `measure_{j}` | {md(m.display_label())} | {md(m.positive)} | {md(m.negative)} | {lo:.4f} .. {hi:.4f} |"
         for j, (m, (lo, hi)) in enumerate(zip(cfg.measures, run.measure_ranges))
     )
     obj = cfg.resolved_objective()
@@ -335,7 +337,7 @@ Each measure is a prompt pair scored by the scorer: sim(image, positive) - sim(i
 |---|---|---|---|---|
 {measures}
 
-Objective (quality): 100 x [sim(image, "{obj.positive}") - sim(image, "{obj.negative}")], minus a
+Objective (quality): 100 x [sim(image, "{md(obj.positive)}") - sim(image, "{md(obj.negative)}")], minus a
 realism penalty for latents far less likely under the generator's prior than its typical samples.
 Quality threshold: objective >= {selection.quality_threshold:.3f}.
 
@@ -427,8 +429,9 @@ def export_balanced(
         An :class:`ExportResult`.
 
     Raises:
-        InputError: bad ``images``, ``bins``, ``quality_threshold`` or ``out``; a run
-            directory that is not a finished run; ``verified`` for a run without a judge.
+        InputError: bad ``images``, ``bins``, ``quality_threshold`` (also one no sample
+            passes) or ``out``; a run directory that is not a finished run; ``verified`` for
+            a run without a judge.
     """
     if not isinstance(run, Run):
         run = Run.open(run)
@@ -460,6 +463,11 @@ def export_balanced(
         )
 
     selection = choose(run.pool)
+    if not (run.pool.objective >= selection.quality_threshold).any():
+        best = float(np.max(run.pool.objective)) if len(run.pool) else float("nan")
+        raise InputError(
+            "quality", selection.quality_threshold, f"a threshold some samples pass (the best objective of this run is {best:.3f})"
+        )
     balanced_random = choose(run.random_pool)
     n = len(selection.indices)
     plain = np.flatnonzero(run.random_pool.objective >= selection.quality_threshold)[:n]

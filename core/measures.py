@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .config import PromptPair, RunConfig
+from .errors import InputError
 from .interfaces import Generator, Scorer
 
 __all__ = [
@@ -35,11 +36,14 @@ __all__ = [
     "Evaluator",
     "calibrate",
     "clear_levels",
+    "MIN_RANGE_WIDTH",
 ]
 
 logger = logging.getLogger(__name__)
 
 OBJECTIVE_SCALE = 100.0  # objective = 100 x (sim(quality+) - sim(quality-)), readable figures
+MIN_RANGE_WIDTH = 1e-6  # a calibrated measure range narrower than this is refused (cosine differences
+# of real measures span a few hundredths; two prompts the scorer reads alike give exactly 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -307,6 +311,11 @@ def calibrate(
     Returns:
         The calibration, and the evaluation of ``z`` under the calibrated realism floor
         (so the prior batch can join the random baseline without a second pass).
+
+    Raises:
+        InputError: a measure's range is degenerate: narrower than :data:`MIN_RANGE_WIDTH`
+            or not finite (the scorer reads its two prompts alike, or scored NaN); the field
+            is ``"measure j prompts"`` (``"measure j range"`` for a range fixed by the user).
     """
     s = evaluator.settings
     z_t = torch.as_tensor(np.asarray(z) if not isinstance(z, torch.Tensor) else z).float()
@@ -323,6 +332,18 @@ def calibrate(
         span = np.maximum(hi - lo, 1e-6)
         ranges = tuple(
             (float(a - s.range_margin * w), float(b + s.range_margin * w)) for a, b, w in zip(lo, hi, span)
+        )
+    for j, ((lo_j, hi_j), pair) in enumerate(zip(ranges, evaluator.measures)):
+        least = 0.0 if fixed_ranges is not None else MIN_RANGE_WIDTH
+        if np.isfinite(lo_j) and np.isfinite(hi_j) and hi_j - lo_j > least:
+            continue
+        if fixed_ranges is not None:
+            raise InputError(f"measure {j + 1} range", (lo_j, hi_j), "(low, high): two finite numbers with low < high")
+        raise InputError(
+            f"measure {j + 1} prompts",
+            f"{pair.positive} / {pair.negative}",
+            f"two prompts the scorer tells apart: over {len(scored.measures)} prior samples this measure "
+            f"spans {lo_j:.3g} .. {hi_j:.3g} (a range at least {MIN_RANGE_WIDTH:g} wide is needed)",
         )
     q_lo, q_hi = np.percentile(scored.objective, [s.offset_percentile, 100 - s.offset_percentile])
     offset = float(q_lo - s.offset_margin * max(q_hi - q_lo, 1e-6))

@@ -4,7 +4,8 @@ Each function's docstring gives its definition. Entropies use natural logarithms
 
 Vocabulary: a *bin* is a cell of a regular grid over measure space (``bins`` cells per
 measure between each measure's ``(low, high)`` range); values outside a range fall into
-the edge bin, as in pyribs' ``GridArchive``.
+the edge bin, as in pyribs' ``GridArchive``. A NaN measure falls into the lowest bin (the
+search stores a non-finite evaluation at the range's low end, so the two agree).
 """
 
 from __future__ import annotations
@@ -84,8 +85,9 @@ def bin_indices(
         bins: Bins per measure (one int for all, or k ints).
 
     Returns:
-        (n, k) int array, entry j in [0, bins_j); values outside a range are clipped to
-        the edge bin.
+        (n, k) int array, entry j in [0, bins_j), whatever the input: values outside a range
+        (infinities included) are clipped to the edge bin, NaN goes to bin 0, and a range of
+        zero width (or with non-finite ends) puts every value in bin 0.
     """
     measures = np.asarray(measures, dtype=np.float64)
     if measures.ndim != 2:
@@ -96,8 +98,10 @@ def bin_indices(
     dims = np.array(_bins_tuple(bins, k))
     lo = np.array([r[0] for r in ranges], dtype=np.float64)
     hi = np.array([r[1] for r in ranges], dtype=np.float64)
-    frac = (np.clip(measures, lo, hi) - lo) / (hi - lo)
-    return np.minimum((frac * dims).astype(np.int64), dims - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = (np.clip(measures, lo, hi) - lo) / (hi - lo)  # NaN for NaN values and 0/0 ranges
+    frac = np.nan_to_num(frac, nan=0.0, posinf=1.0, neginf=0.0)
+    return np.clip(np.floor(frac * dims), 0, dims - 1).astype(np.int64)
 
 
 def bin_counts(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 from typing import Any, Callable
 
 from .errors import InputError
@@ -67,8 +68,23 @@ class ModelEntry:
         except ImportError as exc:  # an optional library is missing
             return False, f"needs a library that is not installed: {exc.name or exc}"
 
-    def load(self, **kwargs: Any) -> Any:
-        return self._resolve(self.factory)(**kwargs)
+    def load(self, kind: str = "model", /, **kwargs: Any) -> Any:
+        """Calls the factory; options it does not take are refused (InputError naming them)."""
+        factory = self._resolve(self.factory)
+        try:
+            signature = inspect.signature(factory)
+        except (TypeError, ValueError):  # a builtin or C callable: nothing to check against
+            signature = None
+        if signature is not None:
+            try:
+                signature.bind(**kwargs)
+            except TypeError:
+                accepted = [p for p in signature.parameters if p != "device"]
+                options = {k: v for k, v in kwargs.items() if k != "device"}
+                raise InputError(
+                    f"{kind} options", options, f"options the {self.name} {kind} takes: {', '.join(accepted) or 'none'}"
+                ) from None
+        return factory(**kwargs)
 
 
 _GENERATORS: dict[str, ModelEntry] = {}
@@ -130,17 +146,17 @@ def load_generator(name: str = "shapes", **kwargs: Any) -> Generator:
         InputError: ``name`` is not registered.
         WeightsNotFoundError: the weights are not available locally.
     """
-    return _lookup(_GENERATORS, "generator", name).load(**kwargs)
+    return _lookup(_GENERATORS, "generator", name).load("generator", **kwargs)
 
 
 def load_scorer(name: str = "shapes", **kwargs: Any) -> Scorer:
     """Loads a scorer by registry name. See :func:`load_generator`."""
-    return _lookup(_SCORERS, "scorer", name).load(**kwargs)
+    return _lookup(_SCORERS, "scorer", name).load("scorer", **kwargs)
 
 
 def load_judge(name: str = "shapes", **kwargs: Any) -> Judge:
     """Loads a judge by registry name. See :func:`load_generator`."""
-    return _lookup(_JUDGES, "judge", name).load(**kwargs)
+    return _lookup(_JUDGES, "judge", name).load("judge", **kwargs)
 
 
 def generator_defaults(name: str) -> GeneratorDefaults:

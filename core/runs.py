@@ -10,7 +10,11 @@ A run directory holds (never pickle; weights are not copied)::
     random_pool.npz    the random baseline's samples, scored the same way
     summary.json       final figures (see :func:`core.search.iter_search`)
 
-Files are written to a temporary name and renamed, so a reader never sees half a file.
+Files are written to a temporary name and renamed, so a reader never sees half a file
+(exports, :func:`core.export.export_balanced`, the same way). A process killed mid-write leaves
+its temporary file, ``.<name>.<random>.tmp``, which nothing lists, opens or offers;
+:func:`remove_partial_files` deletes such leftovers (the dashboard at start-up,
+``python -m core clean``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import logging
 import os
 import re
 import tempfile
+import time
+import zipfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -32,7 +38,19 @@ from .config import RunConfig, config_from_dict, config_to_dict
 from .errors import InputError
 from .measures import Calibration
 
-__all__ = ["Samples", "Run", "RunInfo", "RunWriter", "list_runs", "create_run_dir", "RUN_FILES"]
+__all__ = [
+    "Samples",
+    "Run",
+    "RunInfo",
+    "RunWriter",
+    "list_runs",
+    "create_run_dir",
+    "RUN_FILES",
+    "is_partial_file",
+    "remove_partial_files",
+    "PARTIAL_SUFFIX",
+    "PARTIAL_MIN_AGE_SECONDS",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +63,10 @@ RUN_FILES = {
     "random_pool": "random_pool.npz",
     "summary": "summary.json",
 }
+PARTIAL_SUFFIX = ".tmp"  # temporary files of atomic writes are named ".<final name>.<random>.tmp"
+# A temporary file untouched for this long belongs to a process that died: a live writer
+# writes its file continuously (the models run before the file is opened).
+PARTIAL_MIN_AGE_SECONDS = 60.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,9 +127,15 @@ class Samples:
 
 
 def _atomic_write(path: Path, write) -> None:
-    """Writes through ``write(file_object)`` to a temporary file, then renames it to ``path``."""
+    """Writes through ``write(file_object)`` to a temporary file, then renames it to ``path``.
+
+    The temporary file lies next to ``path`` (same file system, so the rename is atomic) and is
+    named ``.<name>.<random>.tmp`` (as :func:`core.export.export_balanced` names its zip's):
+    hidden, and never mistaken for a finished file. It is removed if ``write`` raises; if the
+    process is killed it stays, for :func:`remove_partial_files`.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -115,6 +143,40 @@ def _atomic_write(path: Path, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def is_partial_file(path: str | os.PathLike) -> bool:
+    """True for the temporary file of an unfinished write (``.<name>.<random>.tmp``)."""
+    name = Path(path).name
+    return name.startswith(".") and name.endswith(PARTIAL_SUFFIX)
+
+
+def remove_partial_files(root: str | os.PathLike, *, min_age: float = PARTIAL_MIN_AGE_SECONDS) -> list[Path]:
+    """Deletes the temporary files that killed writes left under ``root`` (at any depth).
+
+    Args:
+        root: A runs folder, a run directory or an export folder; a missing one holds nothing.
+        min_age: Only files last modified at least this many seconds ago are removed, so a
+            write still going on in another process is left alone; 0 removes every one.
+
+    Returns:
+        The files removed.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        return []
+    now = time.time()
+    removed = []
+    for path in root.rglob(f"*{PARTIAL_SUFFIX}"):
+        try:
+            if not (path.is_file() and is_partial_file(path)) or now - path.stat().st_mtime < min_age:
+                continue
+            path.unlink()
+        except FileNotFoundError:  # finished (renamed) or removed meanwhile
+            continue
+        removed.append(path)
+        logger.info("removed partial file %s", path)
+    return removed
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -209,6 +271,14 @@ class Run:
                 raise InputError(
                     "run directory", str(run_dir), f"a finished run directory holding {RUN_FILES[name]}"
                 )
+        try:
+            self._load()
+        except (ValueError, KeyError, TypeError, OSError, zipfile.BadZipFile) as exc:  # edited or damaged by hand
+            raise InputError(
+                "run directory", str(run_dir), f"a finished run directory whose files can be read ({type(exc).__name__}: {exc})"
+            ) from None
+
+    def _load(self) -> None:
         self.config: RunConfig = config_from_dict(json.loads((self.dir / RUN_FILES["config"]).read_text()))
         cal = json.loads((self.dir / RUN_FILES["calibration"]).read_text())
         known = {f.name for f in dataclasses.fields(Calibration)}

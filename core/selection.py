@@ -157,7 +157,10 @@ def select_balanced(
     images = check_count("images", images, 1)
     k = len(ranges)
     bins = check_count("bins", bins, 1, max(1, int(MAX_BINS_TOTAL ** (1.0 / k))))
-    if not isinstance(quality_threshold, (int, float, np.floating)) or math.isnan(quality_threshold):
+    if (
+        isinstance(quality_threshold, bool) or not isinstance(quality_threshold, (int, float, np.floating))
+        or math.isnan(quality_threshold) or quality_threshold == math.inf
+    ):
         raise InputError("quality", quality_threshold, "a number (objective units), or -inf for no threshold")
     ranges = [(float(lo), float(hi)) for lo, hi in ranges]
     finite = np.isfinite(pool.objective) & np.isfinite(pool.measures).all(axis=1)

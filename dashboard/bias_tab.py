@@ -12,6 +12,7 @@ itself lives in :mod:`experiments.biascheck`.
 from __future__ import annotations
 
 import dataclasses
+import html
 import logging
 import threading
 from typing import Any, Callable
@@ -61,7 +62,8 @@ INTRO = (
 
 def _check_choice(field: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not low <= value <= high:
-        raise gr.Error(f"{field}: got {value!r}; expected a whole number between {low} and {high}", title="Please check the input")
+        message = f"{field}: got {value!r}; expected a whole number between {low} and {high}"
+        raise gr.Error(html.escape(message, quote=False), title="Please check the input")  # Gradio renders it as HTML
     return int(value)
 
 
@@ -138,11 +140,11 @@ def run_check(
             while len(_CACHE) > CACHE_ENTRIES:
                 _CACHE.pop(next(iter(_CACHE)))
     except errors.InputError as exc:
-        raise gr.Error(str(exc), title="Please check the input") from None
+        raise gr.Error(html.escape(str(exc), quote=False), title="Please check the input") from None
     except errors.WeightsNotFoundError as exc:
-        raise gr.Error(str(exc), title="Model weights not found") from None
+        raise gr.Error(html.escape(str(exc), quote=False), title="Model weights not found") from None
     except errors.QDGSError as exc:
-        raise gr.Error(str(exc), title="The bias check could not run") from None
+        raise gr.Error(html.escape(str(exc), quote=False), title="The bias check could not run") from None
     fig = bias_plots.group_accuracy_bars(
         result.group_summary(), title=f"Accuracy per test group, real-data bias {result.config.bias}"
     )

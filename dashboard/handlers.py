@@ -10,6 +10,7 @@ nothing else ever reaches the page as a traceback.
 from __future__ import annotations
 
 import dataclasses
+import html
 import logging
 import time
 from pathlib import Path
@@ -20,7 +21,18 @@ import numpy as np
 import torch
 
 from core import errors, metrics
-from core.config import MAX_MEASURES, PRESET_MODELS, PRESETS, PromptPair, RunConfig, validate_config
+from core.config import (
+    MAX_ARCHIVE_RESOLUTION,
+    MAX_MEASURES,
+    MAX_SEED,
+    PRESET_MODELS,
+    PRESETS,
+    PromptPair,
+    RunConfig,
+    validate_config,
+    whole_number,
+)
+from core.markdown import escape_markdown
 from core.models import get_models
 from core.registry import generator_defaults, generator_entries, scorer_entries
 from core.runs import Run, list_runs
@@ -107,7 +119,7 @@ def preset_rows(name: str) -> list[PromptRow]:
         gr.Error: unknown preset.
     """
     if name not in PRESETS:
-        raise gr.Error(f"preset: got {name!r}; expected one of {', '.join(PRESETS)}")
+        raise _user_error(errors.InputError("preset", name, "one of " + ", ".join(PRESETS)))
     return [(p.positive, p.negative, p.label) for p in PRESETS[name]]
 
 
@@ -157,8 +169,9 @@ def build_config(
         core.errors.InputError: naming the field, the value and what would be accepted.
     """
     measures = []
-    for i, (pos, neg, label) in enumerate(rows):
-        pos, neg, label = (pos or "").strip(), (neg or "").strip(), (label or "").strip()
+    for i, row in enumerate(rows):
+        sides = ("positive prompt", "negative prompt", "label")
+        pos, neg, label = (_text(f"measure {i + 1} {side}", value) for side, value in zip(sides, row))
         if not pos and not neg:
             continue
         for side, text in (("positive", pos), ("negative", neg)):
@@ -167,28 +180,34 @@ def build_config(
         measures.append(PromptPair(pos, neg, label))
     if not measures:
         raise errors.InputError("measures", 0, f"between 1 and {MAX_MEASURES} prompt pairs (fill at least one row)")
-    obj_pos, obj_neg = ((objective[0] or "").strip(), (objective[1] or "").strip())
+    obj_pos, obj_neg = _text("objective positive prompt", objective[0]), _text("objective negative prompt", objective[1])
     obj = None
     if obj_pos and obj_neg:
         obj = PromptPair(obj_pos, obj_neg, "quality")
     elif obj_pos or obj_neg:  # one side typed: the generator's default fills the other
         default_obj = _objective_for(generator)
         obj = PromptPair(obj_pos or default_obj.positive, obj_neg or default_obj.negative, "quality")
-    for field, value in (("evaluations", evaluations), ("archive resolution", resolution), ("seed", seed)):
-        if value is None or float(value) != int(float(value)):
-            raise errors.InputError(field, value, "a whole number")
     config = RunConfig(
         measures=tuple(measures),
         objective=obj,
         generator=generator,
         scorer=scorer,
-        algorithm=algorithm or None,  # "" = the generator's default
-        evaluations=int(evaluations),
-        archive_resolution=int(resolution),
-        seed=int(seed),
+        algorithm=None if algorithm in ("", None) else algorithm,  # "" = the generator's default
+        evaluations=whole_number("evaluations", evaluations, f"a whole number from 1 to {settings.max_evaluations}"),
+        archive_resolution=whole_number("archive resolution", resolution, f"a whole number from 2 to {MAX_ARCHIVE_RESOLUTION}"),
+        seed=whole_number("seed", seed, f"a whole number from 0 to {MAX_SEED}"),
         device=default_device(),
     )
     return validate_config(config, max_evaluations=settings.max_evaluations)
+
+
+def _text(field: str, value: Any) -> str:
+    """A text box's value, stripped (empty for None); anything but a text is refused."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise errors.InputError(field, value, "a text")
+    return value.strip()
 
 
 def pair_choices(labels: Sequence[str]) -> dict:
@@ -213,7 +232,8 @@ def _axes(pair: str | None, k: int) -> tuple[int, ...]:
 
 
 def _user_error(exc: Exception) -> gr.Error:
-    return gr.Error(str(exc), title="Please check the input")
+    # Gradio renders an error's message as HTML; the message quotes what was typed.
+    return gr.Error(html.escape(str(exc), quote=False), title="Please check the input")
 
 
 # ---- drawing ---------------------------------------------------------------------------------
@@ -438,12 +458,13 @@ def run(
     except errors.InputError as exc:
         raise _user_error(exc) from None
     except errors.WeightsNotFoundError as exc:
-        raise gr.Error(str(exc), title="Model weights not found") from None
+        raise gr.Error(html.escape(str(exc), quote=False), title="Model weights not found") from None
     except gr.Error:
         raise
     except Exception as exc:  # noqa: BLE001 - shown as a message; the run so far is kept
         log.exception("search failed in %s", run_dir)
-        raise gr.Error(f"The search failed ({type(exc).__name__}: {exc}). What was found so far is kept.") from None
+        message = f"The search failed ({type(exc).__name__}: {exc}). What was found so far is kept."
+        raise gr.Error(html.escape(message, quote=False)) from None
     finally:
         close = getattr(stream, "close", None)
         if close is not None:
@@ -494,12 +515,19 @@ def stop(state: dict | None) -> str | None:
 
 
 def change_pair(state: dict | None, pair: str, *, settings: Settings) -> View:
-    """Redraws the maps and the elite grid of the current run along another measure pair."""
+    """Redraws the maps and the elite grid of the current run along another measure pair.
+
+    Raises:
+        gr.Error: ``pair`` is not one of the pairs offered (:func:`pair_choices`).
+    """
     if not state or not state.get("current"):
         return View()
     name = state["current"]
     run_obj = Run.open(session.run_dir(state, name))
     md = data.from_run(run_obj)
+    offered = [value for _, value in pair_choices(md.labels)["choices"]]
+    if pair not in offered:
+        raise _user_error(errors.InputError("attributes shown in the maps", pair, "one of " + ", ".join(offered)))
     axes = _axes(pair, len(md.labels))
     heat, dens = _maps(md, axes)
     generator, scorer = get_models(run_obj.config)
@@ -509,17 +537,23 @@ def change_pair(state: dict | None, pair: str, *, settings: Settings) -> View:
 
 
 def select_sample(state: dict | None, kind: str, index: int | None, *, settings: Settings) -> View:
-    """The clicked sample, large, with its measures, objective and latent."""
+    """The clicked sample, large, with its measures, objective and latent (typed labels escaped).
+
+    Raises:
+        gr.Error: ``index`` is not an image of the gallery shown.
+    """
     shown = (state or {}).get("shown", {}).get(kind)
-    if not shown or index is None or not 0 <= index < len(shown["z"]):
+    if not shown or index is None:
         return View()
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(shown["z"]):
+        raise _user_error(errors.InputError("sample", index, f"an image of the gallery: 0 to {len(shown['z']) - 1}"))
     run_obj_config = Run.open(session.run_dir(state, state["current"])).config
     generator, _ = get_models(run_obj_config)
     z = np.asarray(shown["z"][index], dtype=np.float32)
     image = gallery.enlarge(generator, z)
     labels = state["shown"]["labels"]
     lines = [f"**{'Elite' if kind == 'elites' else 'Random sample'} {index + 1}**", ""]
-    lines += [f"- {label}: **{value:+.3f}**" for label, value in zip(labels, shown["measures"][index])]
+    lines += [f"- {escape_markdown(label)}: **{value:+.3f}**" for label, value in zip(labels, shown["measures"][index])]
     lines.append(f"- quality (objective): **{shown['objective'][index]:.3f}**")
     latent = ", ".join(f"{v:+.2f}" for v in z[:16]) + (", …" if len(z) > 16 else "")
     lines.append(f"- latent z ({len(z)} numbers): `{latent}`")
@@ -577,12 +611,18 @@ def export(
     if not state or not state.get("current"):
         raise gr.Error("Run a search first: the dataset is drawn from a run's samples.", title="No run yet")
     try:
-        if images is None or int(images) != images or not 1 <= int(images) <= settings.max_export_images:
-            raise errors.InputError("number of images", images, f"a whole number from 1 to {settings.max_export_images} on this server")
-        if bins is None or int(bins) != bins or int(bins) < 1:
+        expected = f"a whole number from 1 to {settings.max_export_images} on this server"
+        images = whole_number("number of images", images, expected)
+        if not 1 <= images <= settings.max_export_images:
+            raise errors.InputError("number of images", images, expected)
+        bins = whole_number("bins per attribute", bins, "a whole number >= 1")
+        if bins < 1:
             raise errors.InputError("bins per attribute", bins, "a whole number >= 1")
-        if quality_percentile is None or not 0 <= float(quality_percentile) < 100:
+        q = quality_percentile
+        if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 <= q < 100:
             raise errors.InputError("minimum quality percentile", quality_percentile, "a percentage from 0 to 99")
+        if not isinstance(verified, bool):
+            raise errors.InputError("verified", verified, "true or false")
         directory = session.run_dir(state, state["current"])
         run_obj = Run.open(directory)
     except errors.InputError as exc:
@@ -597,7 +637,7 @@ def export(
     try:
         result = export_balanced(
             run_obj, images=int(images), bins=int(bins), quality_threshold=threshold, out=out,
-            generator=generator, scorer=scorer, verified=bool(verified), on_progress=_progress_adapter(on_progress),
+            generator=generator, scorer=scorer, verified=verified, on_progress=_progress_adapter(on_progress),
         )
     except errors.InputError as exc:
         raise _user_error(exc) from None

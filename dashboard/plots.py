@@ -1,7 +1,9 @@
 """Plot functions: plain data in (numpy arrays, DataFrames), a plotly figure out.
 
 Nothing here knows about gradio or about a run directory, so every figure can be drawn in a
-notebook or a test from arrays. Colours and font sizes are chosen for a projector.
+notebook or a test from arrays. Colours and font sizes are chosen for a projector. Plotly
+renders a subset of HTML in titles (``<b>``, ``<a href>``, ``<br>``...): every measure label,
+which a person typed, goes through :func:`plain` first.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
     "export_density_map",
     "progress_curves",
     "placeholder",
+    "plain",
 ]
 
 QD_COLOUR = "#4338ca"  # indigo: everything about the QD search
@@ -33,6 +36,12 @@ FONT_SIZE = 16  # base font of every figure (readable on a projector)
 HEIGHT = 440  # pixels
 OBJECTIVE_SCALE = "Viridis"  # colour scale of quality
 DENSITY_SCALE = "Blues"  # colour scale of sample density
+
+
+def plain(text: str) -> str:
+    """``text`` for a plotly title or axis title, shown literally (plotly decodes ``&lt;``,
+    ``&gt;`` and ``&amp;`` back, so a typed ``<b>`` is shown as typed, not made bold)."""
+    return html.escape(str(text), quote=False)
 
 
 def _layout(fig: go.Figure, *, title: str, height: int = HEIGHT) -> go.Figure:
@@ -161,8 +170,8 @@ def archive_heatmap(
         )
     )
     filled = int(np.isfinite(grid).sum())
-    fig.update_xaxes(title_text=labels[axes[0]], showgrid=False)
-    fig.update_yaxes(title_text=labels[axes[1]] if len(axes) == 2 else "", showgrid=False)
+    fig.update_xaxes(title_text=plain(labels[axes[0]]), showgrid=False)
+    fig.update_yaxes(title_text=plain(labels[axes[1]]) if len(axes) == 2 else "", showgrid=False)
     return _layout(fig, title=f"{title} ({filled} of {grid.size} cells filled)")
 
 
@@ -223,7 +232,7 @@ def density_maps(
         cols=len(panels),
         shared_yaxes=True,
         horizontal_spacing=0.05,
-        subplot_titles=[f"{html.escape(title)} ({total} samples)" for (title, _), total in zip(panels, totals)],
+        subplot_titles=[f"{plain(title)} ({total} samples)" for (title, _), total in zip(panels, totals)],
     )
     for col, grid in enumerate(grids, start=1):
         fig.add_trace(
@@ -238,8 +247,8 @@ def density_maps(
             row=1,
             col=col,
         )
-        fig.update_xaxes(title_text=html.escape(labels[axes[0]]), showgrid=False, row=1, col=col)
-    fig.update_yaxes(title_text=html.escape(labels[axes[1]]) if len(axes) == 2 else "", showgrid=False, row=1, col=1)
+        fig.update_xaxes(title_text=plain(labels[axes[0]]), showgrid=False, row=1, col=col)
+    fig.update_yaxes(title_text=plain(labels[axes[1]]) if len(axes) == 2 else "", showgrid=False, row=1, col=1)
     fig.update_layout(coloraxis={"colorscale": DENSITY_SCALE, "cmin": 0.0, "cmax": zmax, "colorbar": {"title": {"text": "% of samples"}}})
     fig.update_annotations(font_size=FONT_SIZE + 1)
     return _layout(fig, title="Where the samples land (same bins, same colours)")
@@ -273,8 +282,8 @@ def export_density_map(*, counts: np.ndarray, labels: Sequence[str], bin_labels:
             hovertemplate="%{x}, %{y}: %{z:.0f} images<extra></extra>",
         )
     )
-    fig.update_xaxes(title_text=labels[0], type="category")
-    fig.update_yaxes(title_text=labels[1] if k >= 2 else "", type="category")
+    fig.update_xaxes(title_text=plain(labels[0]), type="category")
+    fig.update_yaxes(title_text=plain(labels[1]) if k >= 2 else "", type="category")
     return _layout(fig, title=f"Exported dataset: {int(counts.sum())} images in {counts.size} bins", height=380)
 
 

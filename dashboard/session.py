@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InputError
+from core.runs import remove_partial_files
 
 from .settings import Settings
 
@@ -35,6 +36,7 @@ __all__ = [
     "request_stop",
     "clear_stop",
     "cleanup_session",
+    "remove_leftovers",
 ]
 
 log = logging.getLogger(__name__)
@@ -122,3 +124,13 @@ def cleanup_session(state: dict[str, Any] | None, *, keep: bool = False) -> None
     if not keep:
         shutil.rmtree(state["dir"], ignore_errors=True)
         log.info("removed session directory %s", state["dir"])
+
+
+def remove_leftovers(settings: Settings) -> list[Path]:
+    """At start-up: deletes the partial files (``.*.tmp``) that a killed server left in the runs
+    root, e.g. a half-written export zip. They are never listed or offered in any case; files
+    written to in the last minute are kept, in case another server shares the root."""
+    removed = remove_partial_files(settings.resolved_runs_root())
+    if removed:
+        log.info("removed %d partial file(s) left in %s", len(removed), settings.resolved_runs_root())
+    return removed

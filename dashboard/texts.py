@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from core.config import MAX_LABEL_CHARS, MAX_PROMPT_CHARS, MAX_SEED
+
 TITLE = "QDGS Studio"
 SUBTITLE = (
     "Describe attributes with words, let a quality-diversity search find images for every "
@@ -29,11 +31,14 @@ over the scorer's. The balanced sample can then be downloaded as an image datase
 
 PROMPTS_HELP = (
     "Each row is one attribute: the image is scored on how much more it looks like the first "
-    "text than the second. Separate several phrasings with `|` to average them."
+    "text than the second. Separate several phrasings with `|` to average them. "
+    f"At most {MAX_PROMPT_CHARS} characters a text and {MAX_LABEL_CHARS} a name; the two texts "
+    "of a row must differ (not just in capitals or spaces)."
 )
 OBJECTIVE_HELP = "Quality: what every image should look like, whatever its attributes."
 PRESETS_HELP = "Ready-made attribute sets: click one to fill the rows."
 ADVANCED_HELP = "The defaults finish in well under a minute on a laptop CPU."
+SEED_HELP = f"a whole number from 0 to {MAX_SEED:,}; the same seed gives the same run"
 RUN_HELP = "Run starts the search; Stop ends it within a second or two and keeps what was found."
 
 HEATMAP_HELP = (

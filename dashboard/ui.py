@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from core.config import ALGORITHMS, MAX_MEASURES, PRESETS
+from core.config import ALGORITHMS, MAX_MEASURES, MAX_SEED, PRESETS
 from core.registry import generator_defaults
 from core.selection import DEFAULT_QUALITY_PERCENTILE
 
@@ -68,6 +68,7 @@ def _view_outputs(view: handlers.View, names: list[str]) -> tuple:
 def build_demo(settings: Settings | None = None) -> gr.Blocks:
     """Builds the dashboard. Models are not loaded here (see ``app.py``)."""
     settings = settings or settings_from_env()
+    session.remove_leftovers(settings)  # partial files a killed server left (never listed or offered)
     generators, scorers, unavailable = handlers.model_choices()
     objective = generator_defaults("shapes").objective
     first_preset = next(iter(PRESETS))
@@ -140,7 +141,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                         elem_id="qdgs-evaluations",
                     )
                     resolution = gr.Slider(*RESOLUTION_RANGE[:2], value=RESOLUTION_RANGE[2], step=1, label="Archive cells per attribute")
-                    seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                    seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, info=texts.SEED_HELP)
             # ---- right: live results ----
             with gr.Column(scale=3, min_width=480):
                 cards_html = gr.HTML(cards.metric_cards({"qd": dict.fromkeys(cards.METRICS)}), elem_id="qdgs-cards")
@@ -215,12 +216,15 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 yield _view_outputs(view, run_outputs)
 
         run_inputs = [state, *boxes, obj_pos, obj_neg, generator, scorer, algorithm, evaluations, resolution, seed]
+        # preprocess=False on the events that take typed values: the handlers check every raw value
+        # once and name the field (Gradio's own preprocessing would round a seed of 1.5 to 2 and
+        # answer a text sent for a number with an internal error naming a component index).
         # Run is greyed out from the click until the search and its final view are complete,
         # so a click is never silently dropped (and never queues a second run by mistake).
         run_btn.click(
             lambda: gr.update(interactive=False), outputs=[run_btn], queue=False, api_visibility="private", show_progress="hidden",
         ).then(
-            do_run, inputs=run_inputs, outputs=run_components, api_name="run", trigger_mode="once",
+            do_run, inputs=run_inputs, outputs=run_components, api_name="run", trigger_mode="once", preprocess=False,
             concurrency_id="heavy", concurrency_limit=settings.concurrency, show_progress="full", show_progress_on=[progress],
         ).then(lambda: gr.update(interactive=True), outputs=[run_btn], queue=False, api_visibility="private", show_progress="hidden")
 
@@ -258,13 +262,15 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
 
         export_btn.click(
             do_export, inputs=[state, export_images, export_bins, quality_pct, verified], outputs=[state, export_card, export_map, download],
-            api_name="export", concurrency_id="heavy", concurrency_limit=settings.concurrency,
+            api_name="export", concurrency_id="heavy", concurrency_limit=settings.concurrency, preprocess=False,
         )
 
         def do_reopen(st, name):
             return _view_outputs(handlers.reopen(st, name, settings=settings), run_outputs)
 
-        reopen_btn.click(do_reopen, inputs=[state, runs], outputs=run_components, api_name="reopen", concurrency_limit=None)
+        reopen_btn.click(
+            do_reopen, inputs=[state, runs], outputs=run_components, api_name="reopen", concurrency_limit=None, preprocess=False,
+        )
 
         # prompt rows: presets, add, remove (never queued behind a search)
         def fill_preset(name):

@@ -108,3 +108,34 @@ def test_unknown_word_is_rejected_by_name(generator, scorer):
             measures=[PromptPair("a purple shape", "a blue shape")],
             objective=PromptPair("a clean shape", "a smudge"),
         )
+
+
+@pytest.mark.parametrize(
+    "measures, match",
+    [
+        # the stand-in scorer ignores filler words: the two prompts embed the same, the range is 0 wide
+        ([PromptPair("a red shape", "the red shape")], r"measure 1 prompts: got 'a red shape / the red shape'; expected two prompts the scorer tells apart"),
+        (
+            [PromptPair("a red shape", "a blue shape"), PromptPair("a triangle", "one triangle shape")],
+            r"measure 2 prompts: got 'a triangle / one triangle shape'.*spans 0 \.\. 0",
+        ),
+    ],
+)
+def test_calibrate_refuses_a_degenerate_range(generator, scorer, measures, match):
+    ev = Evaluator(generator=generator, scorer=scorer, measures=measures, objective=PromptPair("a clean shape", "a smudge"))
+    with pytest.raises(InputError, match=match):
+        calibrate(ev, generator.sample_prior(64, seed=0))
+
+
+def test_calibrate_refuses_non_finite_measures(generator, scorer, monkeypatch):
+    ev = _evaluator(generator, scorer)
+    real = Evaluator.evaluate
+
+    def nan_measures(self, z, **kw):
+        out = real(self, z, **kw)
+        out.measures[:, 1] = np.nan  # a scorer that breaks down on every image
+        return out
+
+    monkeypatch.setattr(Evaluator, "evaluate", nan_measures)
+    with pytest.raises(InputError, match=r"measure 2 prompts: got 'a triangle / a square'.*spans nan \.\. nan"):
+        calibrate(ev, generator.sample_prior(32, seed=0))

@@ -104,3 +104,22 @@ def test_archive_metrics_reads_pyribs_stats():
     assert got["qd_score"] == pytest.approx(metrics.qd_score(np.array([1.0, 3.0]), offset=-1.0))
     assert got["normalized_qd_score"] == pytest.approx(6.0 / 4)
     assert got["best_objective"] == 3.0
+
+
+@pytest.mark.parametrize(
+    "measures, ranges, expected",
+    [
+        # NaN goes to the lowest bin; infinities to the edge bins
+        ([[np.nan, 0.5], [np.inf, -np.inf], [-np.inf, np.inf]], [(0, 1), (0, 1)], [[0, 2], [4, 0], [0, 4]]),
+        # a zero-width range (what two prompts the scorer reads alike give) puts everything in bin 0
+        ([[0.0, 0.3], [0.0, 0.9], [1e9, 0.0]], [(0, 0), (0, 1)], [[0, 1], [0, 4], [0, 0]]),
+        # a NaN range or a reversed one never gives an index out of [0, bins)
+        ([[0.2, 0.5], [5.0, -5.0]], [(np.nan, 1.0), (1.0, 0.0)], [[0, 4], [0, 4]]),
+        ([[3.0, 0.5]], [(-np.inf, np.inf), (0, 1)], [[0, 2]]),
+    ],
+)
+def test_bin_indices_never_leave_the_grid(measures, ranges, expected):
+    idx = metrics.bin_indices(np.array(measures), ranges, 5)
+    assert idx.tolist() == expected
+    counts = metrics.bin_counts(np.array(measures), ranges, 5)  # the call that crashed (IndexError)
+    assert counts.sum() == len(measures)

@@ -127,3 +127,18 @@ def test_session_folders_are_never_served_directly(server):
     for path in (files[0], next(p for p in files if p.suffix == ".zip")):
         with pytest.raises(urllib.error.HTTPError, match="403"):
             urllib.request.urlopen(f"{url}gradio_api/file={path}", timeout=10)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"seed": 1.5}, r"seed: got 1\.5; expected a whole number from 0 to 4294967295"),  # Gradio alone would round it to 2
+        ({"seed": "inf"}, r"seed: got 'inf'; expected a whole number"),
+        ({"evaluations": "nan"}, r"evaluations: got 'nan'; expected a whole number from 1 to"),
+        ({"evaluations": "lots"}, r"evaluations: got 'lots'"),  # Gradio alone: "Could not preprocess input component at index 18"
+    ],
+)
+def test_bad_numbers_through_the_api_name_the_field(app_url, change, match):
+    client = Client(app_url, verbose=False)
+    with pytest.raises(Exception, match=match):
+        client.predict(*_args(COLOUR_SHAPE, **change), api_name="/run")

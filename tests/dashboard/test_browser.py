@@ -173,3 +173,65 @@ def test_prompts_run_maps_gallery_stop_and_download(page, tmp_path):
     page.get_by_role("tab", name="Runs").click()
     page.locator("#qdgs-runs input").click()
     assert page.locator("ul[role=listbox] li").count() == 2
+
+
+IMG = "<img src=x onerror=alert(2)>"
+BOLD = "<b>bold</b>"
+CREATED_FROM_TYPED_TEXT = """() => ({
+    img: document.querySelectorAll('img[src="x"], img[onerror]').length,
+    b: [...document.querySelectorAll('b, strong')].filter(e => e.textContent.includes('bold')).length,
+    plotly_bold: [...document.querySelectorAll('.js-plotly-plot tspan')].filter(
+        e => (e.getAttribute('style') || '').includes('bold') && e.textContent.includes('bold')).length,
+    scripts: [...document.querySelectorAll('script')].filter(e => e.textContent.includes('alert(')).length,
+})"""
+
+
+def _fill_row(page, i: int, pos: str, neg: str, label: str) -> None:
+    page.locator(f"#qdgs-pos-{i} textarea, #qdgs-pos-{i} input").first.fill(pos)
+    page.locator(f"#qdgs-neg-{i} textarea, #qdgs-neg-{i} input").first.fill(neg)
+    page.locator(f"#qdgs-label-{i} textarea, #qdgs-label-{i} input").first.fill(label)
+
+
+def test_typed_html_never_becomes_elements(page, tmp_path):
+    """HTML typed as prompts and labels: the run, the gallery, the runs list, the dataset card and an
+    error message all show it as text, and no element is made from it."""
+    shots = _shots(tmp_path)
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    # the shapes world: its scorer reads the words it knows and ignores the rest, so these prompts run
+    _fill_row(page, 0, f"a red shape {IMG}", f"a blue shape {BOLD}", IMG)
+    _fill_row(page, 1, "a triangle", "a square", BOLD)
+    page.click("#qdgs-run")
+    _wait_state(page, "done")
+    _wait_text(page, "qdgs-heatmap", IMG)  # plotly axis titles: the typed text, literally
+
+    page.get_by_role("tab", name="Samples").click()
+    page.wait_for_selector("#qdgs-gallery img")
+    page.locator("#qdgs-gallery img").first.click()
+    _wait_text(page, "qdgs-selected-text", f"{IMG}:")  # Markdown: escaped, shown literally
+
+    page.get_by_role("tab", name="Dataset").click()
+    page.click("#qdgs-export")
+    page.wait_for_selector("#qdgs-download", state="visible")
+    _wait_text(page, "qdgs-card-md", f"a blue shape {BOLD}")  # the dataset card, rendered by Gradio's Markdown
+    _wait_text(page, "qdgs-card-md", IMG)
+
+    page.get_by_role("tab", name="Runs").click()
+    page.locator("#qdgs-runs input").click()
+    page.wait_for_selector("ul[role=listbox] li")
+    assert f"{IMG} × {BOLD}" in page.locator("ul[role=listbox]").inner_text()
+    page.keyboard.press("Escape")
+
+    # an error message quoting typed HTML (two prompts equal but for case and spaces)
+    _fill_row(page, 1, f"a triangle {BOLD}", f"A triangle  {BOLD.upper()}", BOLD)
+    page.click("#qdgs-run")
+    page.wait_for_selector(".toast-body", timeout=TIMEOUT_MS)
+    toast = page.locator(".toast-body").first.inner_text()
+    assert "measure 2 prompts" in toast and BOLD in toast
+    page.screenshot(path=str(shots / "06-typed-html.png"), full_page=True)
+
+    made = page.evaluate(CREATED_FROM_TYPED_TEXT)
+    assert made == {"img": 0, "b": 0, "plotly_bold": 0, "scripts": 0}, made
+    assert not dialogs
+    body = page.evaluate("() => document.body.innerText")
+    assert IMG in body and BOLD in body

@@ -145,7 +145,9 @@ def test_select_sample_shows_it_large(finished):
     view = handlers.select_sample(state, "elites", 0, settings=settings)
     assert view.selected_image.shape == (320, 320, 3)
     assert "quality (objective)" in view.selected_text and "latent z" in view.selected_text
-    assert handlers.select_sample(state, "elites", 999, settings=settings).selected_image is None
+    with pytest.raises(gr.Error, match="sample: got 999; expected an image of the gallery: 0 to 11"):
+        handlers.select_sample(state, "elites", 999, settings=settings)
+    assert handlers.select_sample(state, "elites", None, settings=settings).selected_image is None  # deselected
 
 
 def test_stop_ends_the_run_early_and_keeps_it(settings):

@@ -86,3 +86,15 @@ def test_elite_grid_keeps_the_best_per_coarse_cell():
     measures = np.array([[-0.9, 0.1], [-0.8, 0.2], [0.9, 1.9]])
     placement = gallery.elite_grid(measures, np.array([1.0, 2.0, 0.5]), RANGES[:2], cells=2)
     assert placement == [(0, 1, 2), (1, 0, 1)]  # row 0 = high second measure
+
+
+def test_typed_labels_reach_plotly_titles_escaped():
+    labels = ["<b>bold</b>", "<img src=x onerror=alert(2)> & co"]
+    shown = ["&lt;b&gt;bold&lt;/b&gt;", "&lt;img src=x onerror=alert(2)&gt; &amp; co"]  # plotly shows these literally
+    heat = plots.archive_heatmap(measures=np.zeros((1, 2)), objective=np.zeros(1), ranges=RANGES[:2], resolution=3, labels=labels)
+    dens = plots.density_maps(panels=[("<i>QD</i>", np.ones((2, 2))), ("random", np.ones((2, 2)))], ranges=RANGES[:2], labels=labels)
+    assert dens.layout.annotations[0].text.startswith("&lt;i&gt;QD")
+    export = plots.export_density_map(counts=np.ones((2, 2)), labels=labels)
+    for fig in (heat, dens, export):
+        assert [fig.layout.xaxis.title.text, fig.layout.yaxis.title.text] == shown
+    assert plots.plain('say "hi"') == 'say "hi"'  # quotes stay: plotly would show &quot; as typed
