@@ -9,11 +9,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import numbers
 import unicodedata
 from typing import Any, Mapping
 
 from .algorithms import ALGORITHM_TABLE
+from .checks import whole_number
 from .errors import InputError
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "PRESETS",
     "PRESET_MODELS",
     "validate_config",
+    "check_prompts",
     "config_to_dict",
     "config_from_dict",
 ]
@@ -175,25 +176,6 @@ def prompt_phrasings(text: str) -> frozenset[str]:
     return frozenset(" ".join(part.lower().split()) for part in text.split("|") if part.strip())
 
 
-def whole_number(field: str, value: object, expected: str) -> int:
-    """``value`` as an ``int`` if it is a whole number (an int, or a float with no fraction).
-
-    Refuses booleans, NaN, infinities, texts and anything else that is not a number, so that
-    values coming from a page or an API (where numbers may arrive as floats) are checked once.
-
-    Raises:
-        InputError: ``value`` is not a whole number; the message says ``expected``.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InputError(field, value, expected)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    number = float(value)
-    if not math.isfinite(number) or number != int(number):
-        raise InputError(field, value, expected)
-    return int(number)
-
-
 def _check_text(field: str, text: object, *, limit: int, required: bool) -> None:
     """A one-line text of at most ``limit`` characters (non-empty if ``required``)."""
     if not isinstance(text, str):
@@ -206,11 +188,22 @@ def _check_text(field: str, text: object, *, limit: int, required: bool) -> None
         raise InputError(field, text, "one line of text without control characters (no newlines or tabs)")
 
 
-def _check_whole(field: str, value: object, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InputError(field, value, f"a whole number >= {low}")
-    if value > high:
-        raise InputError(field, value, f"at most {high:,}")
+def _named_pairs(config: RunConfig) -> list[tuple[str, PromptPair]]:
+    pairs = [(f"measure {i + 1}", p) for i, p in enumerate(config.measures)]
+    if config.objective is not None:
+        pairs.append(("objective", config.objective))
+    return pairs
+
+
+def check_prompts(config: RunConfig, scorer: Any) -> None:
+    """Checks every prompt of a validated config against a scorer's vocabulary.
+
+    Raises:
+        InputError: naming the first prompt the scorer cannot read (``scorer.check_prompt``).
+    """
+    for name, pair in _named_pairs(config):
+        for side in ("positive", "negative"):
+            scorer.check_prompt(getattr(pair, side), field=f"{name} {side} prompt")
 
 
 def validate_config(config: RunConfig, *, scorer: Any | None = None, max_evaluations: int | None = None) -> RunConfig:
@@ -239,16 +232,9 @@ def validate_config(config: RunConfig, *, scorer: Any | None = None, max_evaluat
     n = len(config.measures)
     if not 1 <= n <= MAX_MEASURES:
         raise InputError("measures", n, f"between 1 and {MAX_MEASURES} prompt pairs")
-    pairs = [(f"measure {i + 1}", p) for i, p in enumerate(config.measures)]
-    if config.objective is not None:
-        pairs.append(("objective", config.objective))
-    for name, pair in pairs:
+    for name, pair in _named_pairs(config):
         for side in ("positive", "negative"):
-            text = getattr(pair, side)
-            field = f"{name} {side} prompt"
-            _check_text(field, text, limit=MAX_PROMPT_CHARS, required=True)
-            if scorer is not None:
-                scorer.check_prompt(text, field=field)
+            _check_text(f"{name} {side} prompt", getattr(pair, side), limit=MAX_PROMPT_CHARS, required=True)
         _check_text(f"{name} label", pair.label, limit=MAX_LABEL_CHARS, required=False)
         if prompt_phrasings(pair.positive) == prompt_phrasings(pair.negative):
             raise InputError(
@@ -273,7 +259,7 @@ def validate_config(config: RunConfig, *, scorer: Any | None = None, max_evaluat
         ("emitters", config.emitters, 1, MAX_EMITTERS),
         ("archive_resolution", config.archive_resolution, 2, MAX_ARCHIVE_RESOLUTION),
     ):
-        _check_whole(field, value, low, high)
+        whole_number(field, value, low=low, high=high, integers_only=True)
     if max_evaluations is not None and config.evaluations > max_evaluations:
         raise InputError("evaluations", config.evaluations, f"at most {max_evaluations} on this server")
     if config.archive_resolution**n > MAX_ARCHIVE_CELLS:
@@ -296,6 +282,8 @@ def validate_config(config: RunConfig, *, scorer: Any | None = None, max_evaluat
     if isinstance(config.seed, bool) or not isinstance(config.seed, int) or not 0 <= config.seed <= MAX_SEED:
         raise InputError("seed", config.seed, f"a whole number from 0 to {MAX_SEED}")
     _check_device(config.device)
+    if scorer is not None:
+        check_prompts(config, scorer)
     return config
 
 

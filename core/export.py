@@ -32,7 +32,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Callable
@@ -42,18 +41,18 @@ import torch
 
 from . import metrics
 from .batching import RENDER_CHUNK, embed_images, iter_render
+from .checks import whole_number
 from .errors import InputError
 from .interfaces import Generator, Judge, Scorer, Verdicts
 from .judging import JudgeReport, agreement, claims, judge_images, judge_report, load_run_judge
 from .markdown import escape_markdown
-from .runs import Run, Samples
+from .runs import Run, Samples, atomic_file
 from .selection import (
     DEDUP_FRACTION,
     DEFAULT_QUALITY_PERCENTILE,
     MAX_BINS_TOTAL,
     Selection,
     bin_label,
-    check_count,
     default_quality_threshold,
     select_balanced,
 )
@@ -148,8 +147,8 @@ def select_for_run(
         InputError: bad ``images``, ``bins`` or ``quality_threshold``.
     """
     k = len(run.measure_ranges)
-    check_count("images", images, 1)
-    check_count("bins", bins, 1, max(1, int(MAX_BINS_TOTAL ** (1.0 / k))))
+    whole_number("images", images, low=1, integers_only=True)
+    whole_number("bins", bins, low=1, high=max(1, int(MAX_BINS_TOTAL ** (1.0 / k))), integers_only=True)
     if quality_threshold is None:
         quality_threshold = default_quality_threshold(run.random_pool)
     return select_balanced(
@@ -407,6 +406,7 @@ def export_balanced(
     on_progress: Callable[[int, int], None] | None = None,
     min_distance: float | None = None,
     clear_ends: bool = True,
+    judge: tuple[Judge | None, str] | None = None,
 ) -> ExportResult:
     """Writes a balanced dataset zip from a run's pool (atomically: temp file, then rename).
 
@@ -424,6 +424,7 @@ def export_balanced(
         min_distance: Near-duplicate latent distance (see :func:`select_for_run`).
         clear_ends: Bins at the ends of a measure take only clear examples of that side
             (see :func:`select_for_run`).
+        judge: (judge or None, note) already loaded for this run; loaded from its config if None.
 
     Returns:
         An :class:`ExportResult`.
@@ -446,8 +447,10 @@ def export_balanced(
 
         generator = generator or get_generator(cfg.generator, options=cfg.generator_options, device=cfg.device)
         scorer = scorer or get_scorer(cfg.scorer, options=cfg.scorer_options, device=cfg.device)
-    judge_name, judge_options = cfg.resolved_judge()
-    judge, judge_note = load_run_judge(judge_name, options=judge_options, device=cfg.device, scorer_description=scorer.describe())
+    if judge is None:
+        judge_name, judge_options = cfg.resolved_judge()
+        judge = load_run_judge(judge_name, options=judge_options, device=cfg.device, scorer_description=scorer.describe())
+    judge, judge_note = judge
     if verified and judge is None:
         raise InputError("verified", True, f"a run with a judge to verify with ({judge_note})")
     pairs = [(m.positive, m.negative) for m in cfg.measures]
@@ -492,9 +495,8 @@ def export_balanced(
     labels = selection.labels
     judged_words = judge.judgeable(pairs) if judge is not None else [False] * k
 
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w") as zf:
+    with atomic_file(out) as f:
+        with zipfile.ZipFile(f, "w") as zf:
             for side in sides.values():
                 for start, chunk in zip(range(0, len(side.indices), RENDER_CHUNK), iter_render(generator, side.samples.z[side.indices])):
                     side.embeddings.append(embed_images(scorer, chunk))
@@ -522,10 +524,6 @@ def export_balanced(
             zf.writestr("train/metadata.csv", csv_buf.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
             zf.writestr("density.png", density_png(counts, labels=run.labels, ranges=ranges))
             zf.writestr("README.md", card, compress_type=zipfile.ZIP_DEFLATED)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     logger.info("wrote %s: %d images, %d short bins", out, n, len(selection.short_bins))
     return ExportResult(
         path=out.resolve(),

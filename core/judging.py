@@ -23,7 +23,16 @@ import torch
 from .errors import InputError, QDGSError
 from .interfaces import Judge, Verdicts
 
-__all__ = ["claims", "JudgeReport", "judge_report", "load_run_judge", "JUDGE_SAMPLE"]
+__all__ = [
+    "claims",
+    "JudgeReport",
+    "DrawFigures",
+    "judge_report",
+    "judge_selected",
+    "judge_draws",
+    "load_run_judge",
+    "JUDGE_SAMPLE",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -198,33 +207,65 @@ def judge_images(
 
 
 def judge_selected(
-    judge: Judge, generator, pairs: Sequence[tuple[str, str]], z: np.ndarray, bin_index: np.ndarray, bins: int
-) -> tuple[Verdicts, JudgeReport]:
-    """Renders latents, judges them, and reports per bin (labels as :func:`core.selection.bin_label`)."""
-    from .batching import iter_render
+    judge: Judge | None,
+    generator,
+    pairs: Sequence[tuple[str, str]],
+    z: np.ndarray,
+    bin_index: np.ndarray,
+    bins: int,
+    *,
+    scorer=None,
+    note: str = "no judge",
+) -> tuple[JudgeReport, np.ndarray | None]:
+    """Renders latents once, a chunk at a time: the judge's report per bin (labels as
+    :func:`core.selection.bin_label`) and, with a ``scorer``, the images' embeddings.
+
+    Returns:
+        (report, (n, D) embeddings or None); the report says ``note`` when there is no judge.
+    """
+    from .batching import embed_images, iter_render
     from .selection import bin_label
 
-    parts = [judge_images(judge, images, pairs) for images in iter_render(generator, z)]
+    parts, embeddings = [], []
+    for images in iter_render(generator, z):
+        if judge is not None:
+            parts.append(judge_images(judge, images, pairs))
+        if scorer is not None:
+            embeddings.append(embed_images(scorer, images))
+    emb = np.concatenate(embeddings) if embeddings else None
+    if judge is None:
+        return JudgeReport.unavailable(note), emb
     verdicts = Verdicts.concat(parts, num_pairs=len(pairs), judged=judge.judgeable(pairs))
     report = judge_report(verdicts, bin_index, bins, judge=judge.name, label=lambda row: bin_label(row, bins))
-    return verdicts, report
+    return report, emb
+
+
+@dataclasses.dataclass(frozen=True)
+class DrawFigures:
+    """What one side of a run shows on its final draw: the judge's report and diversity."""
+
+    report: JudgeReport
+    vendi: float | None  # Vendi score of the scorer's embeddings of the drawn images
 
 
 def judge_draws(
-    judge: Judge,
+    judge: Judge | None,
     generator,
     *,
+    scorer,
     pairs: Sequence[tuple[str, str]],
     pool,
     random_pool,
     calibration,
     images: int = JUDGE_SAMPLE,
     bins: int = 2,
-) -> dict[str, JudgeReport]:
-    """The judge's figures of a run: a balanced selection of ``images`` over ``bins`` bins per
-    measure from the QD pool, the same selection from the random samples (the honest
-    baseline), and the first ``images`` plain random samples, all above the default quality
-    threshold.
+    note: str = "no judge",
+) -> dict[str, DrawFigures]:
+    """The final figures of a run's three sides, each rendered once: a balanced selection of
+    ``images`` over ``bins`` bins per measure from the QD pool, the same selection from the
+    random samples (the honest baseline), and the first ``images`` plain random samples, all
+    above the default quality threshold. Judged (when there is a judge) and measured for
+    diversity (Vendi score of the scorer's embeddings).
 
     Returns:
         {"qd": ..., "balanced_random": ..., "random": ...}.
@@ -237,14 +278,19 @@ def judge_draws(
     ranges = calibration.measure_ranges
     threshold = default_quality_threshold(random_pool)
     min_distance = DEDUP_FRACTION * calibration.prior_std * math.sqrt(pool.z.shape[1])
-    out: dict[str, JudgeReport] = {}
+    drawn = {}
     for side, samples in (("qd", pool), ("balanced_random", random_pool)):
         sel = select_balanced(
             samples, ranges=ranges, images=images, bins=bins, quality_threshold=threshold,
             min_distance=min_distance, clear_levels=calibration.clear_levels,
         )
-        out[side] = judge_selected(judge, generator, pairs, samples.z[sel.indices], sel.bin_index, bins)[1]
+        drawn[side] = (samples.z[sel.indices], sel.bin_index)
     plain = np.flatnonzero(random_pool.objective >= threshold)[:images]
     rows = metrics.bin_indices(random_pool.measures[plain], ranges, bins) if len(plain) else np.zeros((0, len(pairs)), int)
-    out["random"] = judge_selected(judge, generator, pairs, random_pool.z[plain], rows, bins)[1]
+    drawn["random"] = (random_pool.z[plain], rows)
+    out = {}
+    for side, (z, rows) in drawn.items():
+        report, emb = judge_selected(judge, generator, pairs, z, rows, bins, scorer=scorer, note=note)
+        vendi = metrics.vendi_score(emb) if emb is not None and len(emb) >= 2 else None
+        out[side] = DrawFigures(report, vendi)
     return out

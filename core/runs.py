@@ -19,6 +19,7 @@ its temporary file, ``.<name>.<random>.tmp``, which nothing lists, opens or offe
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import json
@@ -29,7 +30,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, BinaryIO, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -126,23 +127,31 @@ class Samples:
             return cls(data["z"], data["measures"], data["objective"], sims)
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Writes through ``write(file_object)`` to a temporary file, then renames it to ``path``.
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through: a temporary file, renamed to ``path`` when the
+    ``with`` block ends without an error, removed when it raises.
 
     The temporary file lies next to ``path`` (same file system, so the rename is atomic) and is
-    named ``.<name>.<random>.tmp`` (as :func:`core.export.export_balanced` names its zip's):
-    hidden, and never mistaken for a finished file. It is removed if ``write`` raises; if the
-    process is killed it stays, for :func:`remove_partial_files`.
+    named ``.<name>.<random>.tmp``: hidden, and never mistaken for a finished file. If the
+    process is killed it stays, for :func:`remove_partial_files`. Every file of a run and every
+    export zip is written this way.
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as f:
-            write(f)
+            yield f
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Writes ``path`` through ``write(file_object)`` (see :func:`atomic_file`)."""
+    with atomic_file(path) as f:
+        write(f)
 
 
 def is_partial_file(path: str | os.PathLike) -> bool:
@@ -221,6 +230,10 @@ class RunWriter:
         _write_json(self.dir / RUN_FILES["config"], config_to_dict(config))
         _write_json(self.dir / RUN_FILES["calibration"], {**calibration.to_dict(), **(extra or {})})
 
+    def history(self) -> pd.DataFrame:
+        """The rows appended so far, as written to ``history.csv``."""
+        return pd.DataFrame(self._history_rows)
+
     def append_history(self, row: dict) -> None:
         self._history_rows.append(row)
         frame = pd.DataFrame(self._history_rows)
@@ -250,7 +263,10 @@ class RunInfo:
 
 
 class Run:
-    """A finished (or stopped) run, read back from its directory.
+    """A finished (or stopped) run: what the search kept, in memory.
+
+    Made by the search that ran it (:attr:`core.run.RunHandle.result`, no disk read) or by
+    :meth:`open` from a run directory written earlier.
 
     Attributes:
         dir: The run directory.
@@ -264,40 +280,56 @@ class Run:
         measure_ranges: One (low, high) per measure.
     """
 
-    def __init__(self, run_dir: str | os.PathLike) -> None:
-        self.dir = Path(run_dir).expanduser().resolve()
-        for name in ("config", "calibration", "summary", "pool", "random_pool", "archive"):
-            if not (self.dir / RUN_FILES[name]).is_file():
-                raise InputError(
-                    "run directory", str(run_dir), f"a finished run directory holding {RUN_FILES[name]}"
-                )
-        try:
-            self._load()
-        except (ValueError, KeyError, TypeError, OSError, zipfile.BadZipFile) as exc:  # edited or damaged by hand
-            raise InputError(
-                "run directory", str(run_dir), f"a finished run directory whose files can be read ({type(exc).__name__}: {exc})"
-            ) from None
-
-    def _load(self) -> None:
-        self.config: RunConfig = config_from_dict(json.loads((self.dir / RUN_FILES["config"]).read_text()))
-        cal = json.loads((self.dir / RUN_FILES["calibration"]).read_text())
-        known = {f.name for f in dataclasses.fields(Calibration)}
-        self.calibration = Calibration.from_dict({k: v for k, v in cal.items() if k in known})
-        self.summary: dict = json.loads((self.dir / RUN_FILES["summary"]).read_text())
-        hist = self.dir / RUN_FILES["history"]
-        self.history: pd.DataFrame = pd.read_csv(hist) if hist.is_file() else pd.DataFrame()
-        self.archive: pd.DataFrame = pd.read_parquet(self.dir / RUN_FILES["archive"])
-        self.pool = Samples.load(self.dir / RUN_FILES["pool"])
-        self.random_pool = Samples.load(self.dir / RUN_FILES["random_pool"])
+    def __init__(
+        self,
+        *,
+        dir: Path,  # noqa: A002 - the run directory
+        config: RunConfig,
+        calibration: Calibration,
+        summary: dict,
+        history: pd.DataFrame,
+        archive: pd.DataFrame,
+        pool: Samples,
+        random_pool: Samples,
+    ) -> None:
+        self.dir = Path(dir)
+        self.config = config
+        self.calibration = calibration
+        self.summary = summary
+        self.history = history
+        self.archive = archive
+        self.pool = pool
+        self.random_pool = random_pool
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> "Run":
-        """Reopens a run directory.
+        """Reopens a run directory written earlier.
 
         Raises:
-            InputError: the directory is missing or is not a finished run.
+            InputError: the directory is missing, is not a finished run, or its files are damaged.
         """
-        return cls(path)
+        root = Path(path).expanduser().resolve()
+        for name in ("config", "calibration", "summary", "pool", "random_pool", "archive"):
+            if not (root / RUN_FILES[name]).is_file():
+                raise InputError("run directory", str(path), f"a finished run directory holding {RUN_FILES[name]}")
+        try:
+            config = config_from_dict(json.loads((root / RUN_FILES["config"]).read_text()))
+            cal = json.loads((root / RUN_FILES["calibration"]).read_text())
+            hist = root / RUN_FILES["history"]
+            return cls(
+                dir=root,
+                config=config,
+                calibration=Calibration.from_dict(cal),
+                summary=json.loads((root / RUN_FILES["summary"]).read_text()),
+                history=pd.read_csv(hist) if hist.is_file() else pd.DataFrame(),
+                archive=pd.read_parquet(root / RUN_FILES["archive"]),
+                pool=Samples.load(root / RUN_FILES["pool"]),
+                random_pool=Samples.load(root / RUN_FILES["random_pool"]),
+            )
+        except (ValueError, KeyError, TypeError, OSError, zipfile.BadZipFile) as exc:  # edited or damaged by hand
+            raise InputError(
+                "run directory", str(path), f"a finished run directory whose files can be read ({type(exc).__name__}: {exc})"
+            ) from None
 
     @property
     def measure_ranges(self) -> list[tuple[float, float]]:

@@ -23,24 +23,22 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import logging
-import math
 import time
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
-import torch
 from ribs.archives import GridArchive
 from ribs.schedulers import Scheduler
 
 from . import metrics
 from .algorithms import EmitterContext, algorithm_for
-from .config import RunConfig, validate_config
+from .config import RunConfig
 from .interfaces import Generator, Judge, Scorer
-from .judging import JudgeReport, load_run_judge
-from .measures import Calibration, Evaluation, Evaluator, EvaluatorSettings, calibrate
-from .runs import Run, RunWriter, Samples
+from .judging import DrawFigures
+from .measures import Evaluation, Evaluator, EvaluatorSettings, calibrate
+from .runs import Run, Samples
 
 __all__ = [
     "ProgressEvent",
@@ -148,7 +146,6 @@ class Search:
         self.judge_note = judge_note or ("" if judge is not None else "no judge for this run")
         self.started = time.perf_counter()
         k = len(config.measures)
-        d = generator.latent_dim
         seeds = np.random.SeedSequence(config.seed).generate_state(4)
         random_seed, x0_seed, archive_seed, emitter_seed = (int(s) for s in seeds)
 
@@ -311,12 +308,12 @@ class Search:
         """Normalised entropy of :meth:`draw` (0 for no samples)."""
         return metrics.normalized_entropy(self.draw(samples, balanced=balanced)) if len(samples) else 0.0
 
-    def event(self, *, done: bool, stopped: bool, judged: dict[str, JudgeReport] | None = None) -> ProgressEvent:
+    def event(self, *, done: bool, stopped: bool, judged: dict[str, DrawFigures] | None = None) -> ProgressEvent:
         stats = self.result_archive.stats
         rstats = self.random_archive.stats
         random_pool = self.random_pool
         judged = judged or {}
-        agreement = lambda side: judged[side].agreement if side in judged else None  # noqa: E731
+        agreement = lambda side: judged[side].report.agreement if side in judged else None  # noqa: E731
         return ProgressEvent(
             iteration=self.iteration,
             evaluations=self.evaluations,
@@ -337,7 +334,7 @@ class Search:
             judge_agreement=agreement("qd"),
             balanced_random_judge_agreement=agreement("balanced_random"),
             random_judge_agreement=agreement("random"),
-            judge_note=next((r.note for r in judged.values() if r.note), ""),
+            judge_note=next((f.report.note for f in judged.values() if f.report.note), ""),
         )
 
     def _side(self, archive: GridArchive, samples: Samples, *, balanced: bool) -> dict:
@@ -352,26 +349,27 @@ class Search:
             "pool_mean_objective": metrics.mean_objective(samples.objective),
         }
 
-    def judge_sides(self) -> dict[str, JudgeReport]:
-        """The judge's figures for a draw over two bins per measure (:data:`core.judging.JUDGE_SAMPLE`
-        images) from each side: the QD pool, the random samples through the same selection, and
-        plain random samples. Empty reports with the reason when there is no judge."""
+    def final_figures(self) -> dict[str, DrawFigures]:
+        """The judge's figures and diversity of a draw over two bins per measure
+        (:data:`core.judging.JUDGE_SAMPLE` images) from each side: the QD pool, the random
+        samples through the same selection, and plain random samples (reports say why when
+        there is no judge)."""
         from .judging import JUDGE_SAMPLE, judge_draws
 
-        if self.judge is None:
-            return {side: JudgeReport.unavailable(self.judge_note) for side in ("qd", "balanced_random", "random")}
         return judge_draws(
             self.judge,
             self.generator,
+            scorer=self.scorer,
             pairs=[(m.positive, m.negative) for m in self.config.measures],
             pool=self.pool,
             random_pool=self.random_pool,
             calibration=self.calibration,
             images=JUDGE_SAMPLE,
             bins=2,
+            note=self.judge_note,
         )
 
-    def summary(self, *, stopped: bool, judged: dict[str, JudgeReport] | None = None) -> dict:
+    def summary(self, *, stopped: bool, judged: dict[str, DrawFigures] | None = None) -> dict:
         """The figures written to ``summary.json``."""
         cfg = self.config
         random_pool = self.random_pool
@@ -415,28 +413,18 @@ class Search:
         return pd.DataFrame(frame)
 
 
-def _judged(report: JudgeReport | None) -> dict:
-    """The judge's figures of one side for summary.json."""
-    if report is None:
+def _judged(figures: DrawFigures | None) -> dict:
+    """The final draw's figures of one side for summary.json: the judge's, and diversity."""
+    if figures is None:
         return {}
+    report = figures.report
     return {
         "judge_agreement": report.agreement,
         "judge_not_clean": report.not_clean_share,
         "verified_uniformity": report.verified_uniformity,
+        "vendi": figures.vendi,
         "judge": report.to_dict(),
     }
-
-
-def _prepare(config: RunConfig, generator: Generator | None, scorer: Scorer | None) -> tuple[Generator, Scorer]:
-    validate_config(config)
-    if generator is None or scorer is None:
-        from .models import get_models
-
-        g, s = get_models(config)
-        generator = generator or g
-        scorer = scorer or s
-    validate_config(config, scorer=scorer)
-    return generator, scorer
 
 
 def iter_search(
@@ -447,83 +435,17 @@ def iter_search(
     scorer: Scorer | None = None,
     should_stop: Callable[[], bool] | None = None,
     settings: SearchSettings = SearchSettings(),
-    on_search: Callable[[Search], None] | None = None,
 ) -> Iterator[ProgressEvent]:
-    """Runs a search step by step, yielding a :class:`ProgressEvent` after each step.
-
-    Writes the run directory as it goes (config, calibration, history) and finalises it
-    (archive, pools, summary) before the last event, which has ``done=True``. If
-    ``should_stop()`` returns True between steps, or the caller stops iterating, the run
-    is finalised with what it has (``stopped=True``); the random baseline is brought to
-    the same evaluation count first.
-
-    Args:
-        config: The run config (validated here).
-        run_dir: Directory to write; created if absent.
-        generator: A loaded generator; loaded from ``config`` (once per process) if None.
-        scorer: A loaded scorer; likewise.
-        should_stop: Zero-argument callable checked between steps.
-        settings: Emitter and archive settings.
-        on_search: Called once with the live :class:`Search` before the first step, so a
-            viewer (the dashboard's live maps) can read its archive and pools between
-            events; it must not modify it.
+    """Prepares and runs a search (:func:`core.run.prepare`, :meth:`core.run.RunHandle.run`).
 
     Raises:
         InputError: a bad config field, prompt or run directory.
         WeightsNotFoundError: a model's weights are absent.
     """
-    generator, scorer = _prepare(config, generator, scorer)
-    judge_name, judge_options = config.resolved_judge()
-    judge, judge_note = load_run_judge(
-        judge_name, options=judge_options, device=config.device, scorer_description=scorer.describe()
-    )
-    writer = RunWriter(run_dir)
-    search = Search(config, generator=generator, scorer=scorer, settings=settings, judge=judge, judge_note=judge_note)
-    if on_search is not None:
-        on_search(search)
-    writer.write_config(
-        config,
-        search.calibration,
-        extra={"settings": dataclasses.asdict(settings), "generator": generator.describe(), "scorer": scorer.describe()},
-    )
-    finished = False
-    stopped = False
+    from .run import prepare
 
-    def finalise() -> ProgressEvent:
-        search.catch_up_random()
-        writer.write_results(archive_frame=search.archive_frame(), pool=search.pool, random_pool=search.random_pool)
-        try:
-            judged = search.judge_sides()
-        except Exception as exc:  # noqa: BLE001 - a judge failure must not lose the run
-            logger.exception("judging failed for %s", writer.dir)
-            judged = {side: JudgeReport.unavailable(f"judging failed: {exc}") for side in ("qd", "balanced_random", "random")}
-        event = search.event(done=True, stopped=stopped, judged=judged)
-        writer.append_history(dataclasses.asdict(event))
-        writer.write_summary(search.summary(stopped=stopped, judged=judged))
-        return event
-
-    try:
-        while True:
-            if should_stop is not None and search.iteration > 0 and should_stop():
-                stopped = True
-                break
-            search.step()
-            if search.exhausted:
-                break
-            search.catch_up_random()
-            event = search.event(done=False, stopped=False)
-            writer.append_history(dataclasses.asdict(event))
-            yield event
-        last = finalise()
-        finished = True
-        yield last
-    finally:
-        if not finished:  # the caller stopped iterating, or a step failed: keep what we have
-            stopped = True
-            try:
-                finalise()
-            except Exception:  # noqa: BLE001 - never mask the original error
-                logger.exception("could not finalise run %s", writer.dir)
+    handle = prepare(config, generator=generator, scorer=scorer, settings=settings)
+    yield from handle.run(run_dir, should_stop=should_stop)
 
 
 def run_search(
@@ -536,14 +458,15 @@ def run_search(
     should_stop: Callable[[], bool] | None = None,
     settings: SearchSettings = SearchSettings(),
 ) -> Run:
-    """Runs a whole search (see :func:`iter_search`) and returns the reopened :class:`Run`.
+    """Runs a whole search (see :func:`iter_search`) and returns the finished :class:`Run`.
 
     Args:
         on_event: Called with each :class:`ProgressEvent`.
     """
-    for event in iter_search(
-        config, run_dir=run_dir, generator=generator, scorer=scorer, should_stop=should_stop, settings=settings
-    ):
+    from .run import prepare
+
+    handle = prepare(config, generator=generator, scorer=scorer, settings=settings)
+    for event in handle.run(run_dir, should_stop=should_stop):
         if on_event is not None:
             on_event(event)
-    return Run.open(run_dir)
+    return handle.result

@@ -31,6 +31,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import metrics
+from .checks import whole_number
 from .errors import InputError
 from .runs import Samples
 
@@ -38,7 +39,6 @@ __all__ = [
     "Selection",
     "select_balanced",
     "bin_label",
-    "check_count",
     "default_quality_threshold",
     "DEFAULT_QUALITY_PERCENTILE",
     "DEDUP_FRACTION",
@@ -98,14 +98,6 @@ def bin_label(index: Sequence[int] | np.ndarray, bins: int) -> str:
     return "b" + "_".join(str(int(i)).zfill(width) for i in index)
 
 
-def check_count(field: str, value: object, low: int, high: int | None = None) -> int:
-    """``value`` as an int if it is a whole number in [low, high]; else InputError naming ``field``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or (high is not None and value > high):
-        rng = f">= {low}" if high is None else f"between {low} and {high}"
-        raise InputError(field, value, f"a whole number {rng}")
-    return int(value)
-
-
 def default_quality_threshold(random_pool: Samples) -> float:
     """:data:`DEFAULT_QUALITY_PERCENTILE` of the random baseline's objective (-inf if empty)."""
     if not len(random_pool):
@@ -154,9 +146,9 @@ def select_balanced(
     Raises:
         InputError: bad ``images`` or ``bins``, or a threshold that is not a number.
     """
-    images = check_count("images", images, 1)
+    images = whole_number("images", images, low=1, integers_only=True)
     k = len(ranges)
-    bins = check_count("bins", bins, 1, max(1, int(MAX_BINS_TOTAL ** (1.0 / k))))
+    bins = whole_number("bins", bins, low=1, high=max(1, int(MAX_BINS_TOTAL ** (1.0 / k))), integers_only=True)
     if (
         isinstance(quality_threshold, bool) or not isinstance(quality_threshold, (int, float, np.floating))
         or math.isnan(quality_threshold) or quality_threshold == math.inf

@@ -12,7 +12,6 @@ itself lives in :mod:`experiments.biascheck`.
 from __future__ import annotations
 
 import dataclasses
-import html
 import logging
 import threading
 from typing import Any, Callable
@@ -20,7 +19,7 @@ from typing import Any, Callable
 import gradio as gr
 import pandas as pd
 
-from core import errors
+from core.checks import whole_number
 from experiments.biascheck import (
     BIAS_LEVELS,
     CONDITION_NAMES,
@@ -32,6 +31,7 @@ from experiments.biascheck import (
 )
 
 from . import bias_plots
+from .messages import shown_as_messages
 from .plots import placeholder
 
 __all__ = ["build_bias_tab", "run_check", "DEFAULT_CONFIG", "IMAGES_RANGE", "SEEDS_RANGE"]
@@ -58,13 +58,6 @@ INTRO = (
     "level is that of the classifier's real training data; the shipped generator was trained once, at its own bias "
     "level. One bias level with 3 seeds takes a few minutes on a CPU."
 )
-
-
-def _check_choice(field: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not low <= value <= high:
-        message = f"{field}: got {value!r}; expected a whole number between {low} and {high}"
-        raise gr.Error(html.escape(message, quote=False), title="Please check the input")  # Gradio renders it as HTML
-    return int(value)
 
 
 def _summary_markdown(result) -> str:
@@ -122,9 +115,9 @@ def run_check(
     Raises:
         gr.Error: a bad choice (the engine's message), missing weights, or a failed run.
     """
-    images = _check_choice("images", images, IMAGES_RANGE[0], IMAGES_RANGE[1])
-    seeds = _check_choice("seeds", seeds, SEEDS_RANGE[0], SEEDS_RANGE[1])
-    try:
+    with shown_as_messages():
+        images = whole_number("images", images, low=IMAGES_RANGE[0], high=IMAGES_RANGE[1])
+        seeds = whole_number("seeds", seeds, low=SEEDS_RANGE[0], high=SEEDS_RANGE[1])
         config = dataclasses.replace(base, bias=bias, images=images, seeds=seeds)
 
         def progress(p: BiasCheckProgress) -> None:
@@ -139,12 +132,6 @@ def run_check(
             _CACHE.update(cache)
             while len(_CACHE) > CACHE_ENTRIES:
                 _CACHE.pop(next(iter(_CACHE)))
-    except errors.InputError as exc:
-        raise gr.Error(html.escape(str(exc), quote=False), title="Please check the input") from None
-    except errors.WeightsNotFoundError as exc:
-        raise gr.Error(html.escape(str(exc), quote=False), title="Model weights not found") from None
-    except errors.QDGSError as exc:
-        raise gr.Error(html.escape(str(exc), quote=False), title="The bias check could not run") from None
     fig = bias_plots.group_accuracy_bars(
         result.group_summary(), title=f"Accuracy per test group, real-data bias {result.config.bias}"
     )

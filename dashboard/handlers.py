@@ -10,7 +10,6 @@ nothing else ever reaches the page as a traceback.
 from __future__ import annotations
 
 import dataclasses
-import html
 import logging
 import time
 from pathlib import Path
@@ -18,9 +17,11 @@ from typing import Any, Callable, Iterator, Sequence
 
 import gradio as gr
 import numpy as np
-import torch
+import pandas as pd
 
-from core import errors, metrics
+from core import errors
+from core.batching import render_images
+from core.checks import whole_number
 from core.config import (
     MAX_ARCHIVE_RESOLUTION,
     MAX_MEASURES,
@@ -29,17 +30,17 @@ from core.config import (
     PRESETS,
     PromptPair,
     RunConfig,
-    validate_config,
-    whole_number,
 )
 from core.markdown import escape_markdown
-from core.models import get_models
+from core.models import get_generator, get_models
 from core.registry import generator_defaults, generator_entries, scorer_entries
+from core.run import SIDES, RunHandle, Snapshot, prepare
 from core.runs import Run, list_runs
-from core.search import ProgressEvent, Search, iter_search
+from core.search import ProgressEvent
 
-from . import cards, data, gallery, plots, session, texts
+from . import cards, gallery, plots, session, texts
 from .gpu import default_device, gpu_task
+from .messages import shown_as_messages, ui_error
 from .settings import Settings
 
 __all__ = [
@@ -119,7 +120,7 @@ def preset_rows(name: str) -> list[PromptRow]:
         gr.Error: unknown preset.
     """
     if name not in PRESETS:
-        raise _user_error(errors.InputError("preset", name, "one of " + ", ".join(PRESETS)))
+        raise ui_error(errors.InputError("preset", name, "one of " + ", ".join(PRESETS)))
     return [(p.positive, p.negative, p.label) for p in PRESETS[name]]
 
 
@@ -161,9 +162,10 @@ def build_config(
     seed: float,
     settings: Settings,
 ) -> RunConfig:
-    """Turns the page's inputs into a validated :class:`RunConfig`.
+    """Turns the page's inputs into a :class:`RunConfig` (validated by :func:`prepare_run`).
 
-    Rows with both prompts empty are skipped; a row with one side empty is an error.
+    Rows with both prompts empty are skipped; a row with one side empty is an error; numbers
+    must be whole (the page may send 12.0, never 12.5, NaN or a text).
 
     Raises:
         core.errors.InputError: naming the field, the value and what would be accepted.
@@ -198,7 +200,7 @@ def build_config(
         seed=whole_number("seed", seed, f"a whole number from 0 to {MAX_SEED}"),
         device=default_device(),
     )
-    return validate_config(config, max_evaluations=settings.max_evaluations)
+    return config
 
 
 def _text(field: str, value: Any) -> str:
@@ -231,90 +233,81 @@ def _axes(pair: str | None, k: int) -> tuple[int, ...]:
     return axes
 
 
-def _user_error(exc: Exception) -> gr.Error:
-    # Gradio renders an error's message as HTML; the message quotes what was typed.
-    return gr.Error(html.escape(str(exc), quote=False), title="Please check the input")
-
-
 # ---- drawing ---------------------------------------------------------------------------------
 
 
-def _maps(md: data.MapData, axes: tuple[int, ...]) -> tuple[Any, Any]:
+def _maps(snap: Snapshot, axes: tuple[int, ...]) -> tuple[Any, Any]:
     heat = plots.archive_heatmap(
-        measures=md.elite_measures,
-        objective=md.elite_objective,
-        ranges=md.ranges,
-        resolution=md.resolution,
-        labels=md.labels,
+        measures=snap.elite_measures,
+        objective=snap.elite_objective,
+        ranges=snap.ranges,
+        resolution=snap.resolution,
+        labels=snap.labels,
         axes=axes,
     )
     dens = plots.density_maps(
-        panels=[("QD search", md.qd_counts), ("Balanced random", md.balanced_random_counts), ("Random sampling", md.random_counts)],
-        ranges=md.ranges,
-        labels=md.labels,
+        panels=[(texts.DENSITY_TITLES[side], snap.counts[side]) for side in SIDES],
+        ranges=snap.ranges,
+        labels=snap.labels,
         axes=axes,
     )
     return heat, dens
 
 
-def _galleries(
-    md: data.MapData, axes: tuple[int, ...], generator, scorer, settings: Settings
-) -> tuple[Any, list, list, dict, tuple[float | None, float | None]]:
-    """Grid image, elite gallery, random gallery, what they show (for clicks), diversity.
+def _galleries(snap: Snapshot, axes: tuple[int, ...], generator, settings: Settings) -> tuple[Any, list, list, dict]:
+    """Grid image, elite gallery, random gallery, and what they show (for clicks).
 
     Each latent is rendered once: the grid's elites (the gallery shows the first of them) and
-    the random samples; the diversity figures embed those same images.
+    the random samples.
     """
     cells = settings.grid_cells
-    placement = gallery.elite_grid(md.elite_measures, md.elite_objective, md.ranges, cells=cells, axes=axes)
+    placement = gallery.elite_grid(snap.elite_measures, snap.elite_objective, snap.ranges, cells=cells, axes=axes)
     idx = np.array([i for _, _, i in placement], dtype=int)
-    grid_images = gallery.render(generator, md.elite_z[idx])
+    grid_images = render_images(generator, snap.elite_z[idx])
     tiles = gallery.to_thumbnails(grid_images, side=gallery.GRID_TILE)
     rows = cells if len(axes) == 2 else 1
-    grid = gallery.grid_image(tiles, placement, cells=cells, rows=rows, labels=[md.labels[a] for a in axes])
+    grid = gallery.grid_image(tiles, placement, cells=cells, rows=rows, labels=[snap.labels[a] for a in axes])
     shown_idx = idx[: settings.gallery_size]
     thumbs = gallery.to_thumbnails(grid_images[: len(shown_idx)])
     elites = [
-        (thumbs[n], gallery.caption(measures=md.elite_measures[i], labels=md.labels, objective=md.elite_objective[i]))
+        (thumbs[n], gallery.caption(measures=snap.elite_measures[i], labels=snap.labels, objective=snap.elite_objective[i]))
         for n, i in enumerate(shown_idx)
     ]
-    rnd = md.random.head(settings.gallery_size)
-    random_images = gallery.render(generator, rnd.z)
-    rthumbs = gallery.to_thumbnails(random_images)
+    rnd = snap.random.head(settings.gallery_size)
+    rthumbs = gallery.to_thumbnails(render_images(generator, rnd.z))
     randoms = [
-        (rthumbs[n], gallery.caption(measures=rnd.measures[n], labels=md.labels, objective=float(rnd.objective[n])))
+        (rthumbs[n], gallery.caption(measures=rnd.measures[n], labels=snap.labels, objective=float(rnd.objective[n])))
         for n in range(len(rnd))
     ]
     shown = {
-        "labels": list(md.labels),
+        "labels": list(snap.labels),
         "elites": {
-            "z": md.elite_z[shown_idx].tolist(),
-            "measures": md.elite_measures[shown_idx].tolist(),
-            "objective": md.elite_objective[shown_idx].tolist(),
+            "z": snap.elite_z[shown_idx].tolist(),
+            "measures": snap.elite_measures[shown_idx].tolist(),
+            "objective": snap.elite_objective[shown_idx].tolist(),
         },
         "random": {"z": rnd.z.tolist(), "measures": rnd.measures.tolist(), "objective": rnd.objective.tolist()},
     }
-    return grid, elites, randoms, shown, _diversity(scorer, grid_images, random_images)
+    return grid, elites, randoms, shown
 
 
-def _cards_from_event(event: ProgressEvent, diversity: tuple[float | None, float | None] = (None, None)) -> str:
+def _cards_from_event(event: ProgressEvent) -> str:
+    """The cards while a run streams: the scorer's figures; the judge's come when it ends."""
     return cards.metric_cards(
         {
-            "qd": {
-                "coverage": event.coverage, "uniformity": event.uniformity, "judge": event.judge_agreement,
-                "qd_score": event.qd_score, "diversity": diversity[0],
-            },
-            "balanced_random": {"uniformity": event.balanced_random_uniformity, "judge": event.balanced_random_judge_agreement},
+            "qd": {"coverage": event.coverage, "uniformity": event.uniformity, "judge": None, "qd_score": event.qd_score},
+            "balanced_random": {"uniformity": event.balanced_random_uniformity, "judge": None},
             "random": {
-                "coverage": event.random_coverage, "uniformity": event.random_uniformity, "judge": event.random_judge_agreement,
-                "qd_score": event.random_qd_score, "diversity": diversity[1],
+                "coverage": event.random_coverage, "uniformity": event.random_uniformity, "judge": None,
+                "qd_score": event.random_qd_score,
             },
         },
-        judge_note=event.judge_note or (texts.JUDGE_AFTER_RUN if not event.done else ""),
+        judge_note=texts.JUDGE_AFTER_RUN,
     )
 
 
-def _cards_from_summary(summary: dict, diversity: tuple[float | None, float | None] = (None, None)) -> str:
+def _cards_from_summary(summary: dict) -> str:
+    """The cards of a finished run: every figure from ``summary.json``, judge and diversity included."""
     figures = {}
     for side, keys in (
         ("qd", ("coverage", "uniformity", "qd_score")),
@@ -325,23 +318,10 @@ def _cards_from_summary(summary: dict, diversity: tuple[float | None, float | No
         figures[side] = {k: part.get(k) for k in keys} | {
             "judge": part.get("judge_agreement"),
             "verified": part.get("verified_uniformity"),
+            "diversity": part.get("vendi"),
         }
-    figures["qd"]["diversity"], figures["random"]["diversity"] = diversity
     note = (summary.get("qd", {}).get("judge") or {}).get("note", "")
     return cards.metric_cards(figures, judge_note=note)
-
-
-def _diversity(scorer, elite_images: torch.Tensor, random_images: torch.Tensor) -> tuple[float | None, float | None]:
-    """Vendi score of the image embeddings of as many elites as random samples (both sides)."""
-    n = min(len(elite_images), len(random_images))
-    if n < 2:
-        return None, None
-    out = []
-    with torch.no_grad():
-        for images in (elite_images[:n], random_images[:n]):
-            emb = scorer.embed_images(images.to(scorer.device)).float().cpu().numpy()
-            out.append(float(metrics.vendi_score(emb)))
-    return out[0], out[1]
 
 
 def _runs_update(state: dict, value: str | None) -> dict:
@@ -359,25 +339,35 @@ def _runs_update(state: dict, value: str | None) -> dict:
 # ---- the search ------------------------------------------------------------------------------
 
 
+def prepare_run(*, settings: Settings, **inputs: Any) -> RunHandle:
+    """The page's inputs as a prepared run: :func:`build_config`, then :func:`core.run.prepare`
+    (which validates everything once: fields, the server's caps, prompts, models, judge).
+
+    Raises:
+        core.errors.InputError: naming the field, the value and what would be accepted.
+        core.errors.WeightsNotFoundError: a model's weights are absent.
+    """
+    config = build_config(**inputs, settings=settings)
+    return prepare(config, max_evaluations=settings.max_evaluations)
+
+
 @gpu_task
 def _search_stream(
-    config: RunConfig, run_dir: str, should_stop: Callable[[], bool], every: float
-) -> Iterator[tuple[ProgressEvent, data.MapData | None]]:
-    """Runs the engine's search; yields (event, a snapshot of the maps or None).
+    handle: RunHandle, run_dir: str, should_stop: Callable[[], bool], every: float
+) -> Iterator[tuple[ProgressEvent, Snapshot | None]]:
+    """Runs the prepared search; yields (event, a snapshot or None).
 
     A snapshot is taken for the first event, then at most every ``every`` seconds, and for the
     last event. Yields CPU data only (ZeroGPU-safe).
     """
-    live: dict[str, Search] = {}
-    generator, scorer = get_models(config)
-    events = iter_search(config, run_dir=run_dir, generator=generator, scorer=scorer, should_stop=should_stop, on_search=lambda s: live.setdefault("search", s))
+    events = handle.run(run_dir, should_stop=should_stop)
     last = -np.inf
     try:
         for event in events:
             now = time.perf_counter()
             snap = None
             if event.done or now - last >= every:
-                snap = data.from_search(live["search"])
+                snap = handle.snapshot()
                 last = now
             yield event, snap
     finally:
@@ -400,21 +390,21 @@ def run(
 ) -> Iterator[View]:
     """Runs a search for this session, streaming views as it goes.
 
-    The first view comes at once (progress bar at 0); then one per snapshot (at most every
-    ``settings.stream_seconds``); the last one carries the galleries and the run list. Stop
-    (:func:`stop`) ends the search between two steps and keeps what was found.
+    Everything is validated before the search starts (:func:`prepare_run`). The first view
+    comes at once (progress bar at 0); then one per snapshot (at most every
+    ``settings.stream_seconds``); the last one carries the galleries, the judge's figures and
+    the run list. Stop (:func:`stop`) ends the search between two steps and keeps what was found.
 
     Raises:
         gr.Error: a bad input (the engine's message), or missing model weights.
     """
     state = start_session(state, settings=settings)
-    try:
-        config = build_config(
+    with shown_as_messages():
+        handle = prepare_run(
             rows=rows, objective=objective, generator=generator, scorer=scorer, algorithm=algorithm,
             evaluations=evaluations, resolution=resolution, seed=seed, settings=settings,
         )
-    except errors.InputError as exc:
-        raise _user_error(exc) from None
+    config = handle.config
     name, run_dir = session.new_run_dir(state)
     stop_flag = session.stop_event(state)
     stop_flag.clear()
@@ -428,60 +418,50 @@ def run(
     )
     history: list[dict] = []
     last_event: ProgressEvent | None = None
-    md: data.MapData | None = None
     registered = False
-    stream = _search_stream(config, str(run_dir), stop_flag.is_set, settings.stream_seconds)
+    stream = _search_stream(handle, str(run_dir), stop_flag.is_set, settings.stream_seconds)
     try:
-        for event, snap in stream:
-            if not registered:  # the directory exists now: list it in this session
-                state["runs"].append(name)
-                state["current"] = name
-                registered = True
-            last_event = event
-            history.append(dataclasses.asdict(event))
-            if snap is None:
-                continue
-            md = snap
-            heat, dens = _maps(md, axes)
-            status = "stopping" if stop_flag.is_set() and not event.done else "running"
-            if event.done:
-                status = "finishing"  # "done" / "stopped" come with the final view, galleries included
-            yield View(
-                progress=cards.progress_bar(
-                    evaluations=event.evaluations, total=event.total_evaluations, elapsed=event.elapsed, state=status
-                ),
-                cards=_cards_from_event(event),
-                heatmap=heat,
-                density=dens,
-                curves=plots.progress_curves(data.history_frame(history), total=event.total_evaluations),
-            )
-    except errors.InputError as exc:
-        raise _user_error(exc) from None
-    except errors.WeightsNotFoundError as exc:
-        raise gr.Error(html.escape(str(exc), quote=False), title="Model weights not found") from None
-    except gr.Error:
-        raise
-    except Exception as exc:  # noqa: BLE001 - shown as a message; the run so far is kept
-        log.exception("search failed in %s", run_dir)
-        message = f"The search failed ({type(exc).__name__}: {exc}). What was found so far is kept."
-        raise gr.Error(html.escape(message, quote=False)) from None
+        with shown_as_messages(failure="The search failed; what was found so far is kept"):
+            for event, snap in stream:
+                if not registered:  # the directory exists now: list it in this session
+                    state["runs"].append(name)
+                    state["current"] = name
+                    registered = True
+                last_event = event
+                history.append(dataclasses.asdict(event))
+                if snap is None:
+                    continue
+                heat, dens = _maps(snap, axes)
+                status = "stopping" if stop_flag.is_set() and not event.done else "running"
+                if event.done:
+                    status = "finishing"  # "done" / "stopped" come with the final view, galleries included
+                yield View(
+                    progress=cards.progress_bar(
+                        evaluations=event.evaluations, total=event.total_evaluations, elapsed=event.elapsed, state=status
+                    ),
+                    cards=_cards_from_event(event),
+                    heatmap=heat,
+                    density=dens,
+                    curves=plots.progress_curves(pd.DataFrame(history), total=event.total_evaluations),
+                )
     finally:
         close = getattr(stream, "close", None)
         if close is not None:
             close()  # a closed page ends the search here; the engine keeps what it found
         session.clear_stop(state)
-    if last_event is None or md is None:
+    if last_event is None:
         return
-    yield _final_view(state, name, axes, pairs, last_event, settings)
+    session.keep_run(state, name, handle.result)
+    yield _final_view(state, name, axes, pairs, handle.result, handle.snapshot(), settings)
 
 
-def _final_view(state: dict, name: str, axes: tuple[int, ...], pairs: dict, event: ProgressEvent | None, settings: Settings) -> View:
-    """Everything about a finished run, read back from its directory."""
-    run_obj = Run.open(session.run_dir(state, name))
-    md = data.from_run(run_obj)
-    generator, scorer = get_models(run_obj.config)
-    heat, dens = _maps(md, axes)
-    grid, elites, randoms, shown, diversity = _galleries(md, axes, generator, scorer, settings)
+def _final_view(
+    state: dict, name: str, axes: tuple[int, ...], pairs: dict, run_obj: Run, snap: Snapshot, settings: Settings
+) -> View:
+    """Everything about a finished run, from the run itself (no disk read)."""
+    generator = get_generator(run_obj.config.generator, options=run_obj.config.generator_options, device=run_obj.config.device)
+    heat, dens = _maps(snap, axes)
+    grid, elites, randoms, shown = _galleries(snap, axes, generator, settings)
     state["shown"] = shown
     summary = run_obj.summary
     status = summary.get("status", "done")
@@ -491,7 +471,7 @@ def _final_view(state: dict, name: str, axes: tuple[int, ...], pairs: dict, even
         progress=cards.progress_bar(
             evaluations=evaluations, total=int(summary.get("budget", evaluations)), elapsed=float(summary.get("seconds", 0.0)), state=status
         ),
-        cards=_cards_from_summary(summary, diversity),
+        cards=_cards_from_summary(summary),
         heatmap=heat,
         density=dens,
         curves=plots.progress_curves(run_obj.history, total=run_obj.config.evaluations) if len(run_obj.history) else None,
@@ -522,16 +502,16 @@ def change_pair(state: dict | None, pair: str, *, settings: Settings) -> View:
     """
     if not state or not state.get("current"):
         return View()
-    name = state["current"]
-    run_obj = Run.open(session.run_dir(state, name))
-    md = data.from_run(run_obj)
-    offered = [value for _, value in pair_choices(md.labels)["choices"]]
-    if pair not in offered:
-        raise _user_error(errors.InputError("attributes shown in the maps", pair, "one of " + ", ".join(offered)))
-    axes = _axes(pair, len(md.labels))
-    heat, dens = _maps(md, axes)
-    generator, scorer = get_models(run_obj.config)
-    grid, elites, randoms, shown, _ = _galleries(md, axes, generator, scorer, settings)
+    with shown_as_messages():
+        run_obj = session.finished_run(state, state["current"])
+        offered = [value for _, value in pair_choices(run_obj.labels)["choices"]]
+        if pair not in offered:
+            raise errors.InputError("attributes shown in the maps", pair, "one of " + ", ".join(offered))
+    axes = _axes(pair, len(run_obj.labels))
+    snap = Snapshot.of_run(run_obj)
+    heat, dens = _maps(snap, axes)
+    generator = get_generator(run_obj.config.generator, options=run_obj.config.generator_options, device=run_obj.config.device)
+    grid, elites, randoms, shown = _galleries(snap, axes, generator, settings)
     state["shown"] = shown
     return View(state=state, heatmap=heat, density=dens, grid=grid, gallery=elites, random_gallery=randoms)
 
@@ -545,10 +525,11 @@ def select_sample(state: dict | None, kind: str, index: int | None, *, settings:
     shown = (state or {}).get("shown", {}).get(kind)
     if not shown or index is None:
         return View()
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(shown["z"]):
-        raise _user_error(errors.InputError("sample", index, f"an image of the gallery: 0 to {len(shown['z']) - 1}"))
-    run_obj_config = Run.open(session.run_dir(state, state["current"])).config
-    generator, _ = get_models(run_obj_config)
+    with shown_as_messages():
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(shown["z"]):
+            raise errors.InputError("sample", index, f"an image of the gallery: 0 to {len(shown['z']) - 1}")
+        config = session.finished_run(state, state["current"]).config
+    generator = get_generator(config.generator, options=config.generator_options, device=config.device)
     z = np.asarray(shown["z"][index], dtype=np.float32)
     image = gallery.enlarge(generator, z)
     labels = state["shown"]["labels"]
@@ -566,15 +547,12 @@ def reopen(state: dict | None, name: str | None, *, settings: Settings) -> View:
     Raises:
         gr.Error: ``name`` is not one of this session's finished runs.
     """
-    try:
-        directory = session.run_dir(state, name)
-        Run.open(directory)
-    except errors.InputError as exc:
-        raise _user_error(exc) from None
+    with shown_as_messages():
+        run_obj = session.finished_run(state, name)
     state["current"] = name
-    labels = Run.open(directory).labels
-    pairs = pair_choices(labels)
-    return _final_view(state, name, _axes(pairs["value"], len(labels)), pairs, None, settings)
+    pairs = pair_choices(run_obj.labels)
+    axes = _axes(pairs["value"], len(run_obj.labels))
+    return _final_view(state, name, axes, pairs, run_obj, Snapshot.of_run(run_obj), settings)
 
 
 # ---- the dataset -----------------------------------------------------------------------------
@@ -610,38 +588,28 @@ def export(
 
     if not state or not state.get("current"):
         raise gr.Error("Run a search first: the dataset is drawn from a run's samples.", title="No run yet")
-    try:
-        expected = f"a whole number from 1 to {settings.max_export_images} on this server"
-        images = whole_number("number of images", images, expected)
-        if not 1 <= images <= settings.max_export_images:
-            raise errors.InputError("number of images", images, expected)
-        bins = whole_number("bins per attribute", bins, "a whole number >= 1")
-        if bins < 1:
-            raise errors.InputError("bins per attribute", bins, "a whole number >= 1")
+    with shown_as_messages():
+        images = whole_number("number of images", images, f"a whole number from 1 to {settings.max_export_images} on this server",
+                              low=1, high=settings.max_export_images)
+        bins = whole_number("bins per attribute", bins, low=1)
         q = quality_percentile
         if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 <= q < 100:
             raise errors.InputError("minimum quality percentile", quality_percentile, "a percentage from 0 to 99")
         if not isinstance(verified, bool):
             raise errors.InputError("verified", verified, "true or false")
-        directory = session.run_dir(state, state["current"])
-        run_obj = Run.open(directory)
-    except errors.InputError as exc:
-        raise _user_error(exc) from None
-    threshold = float("-inf")
-    if float(quality_percentile) > 0 and len(run_obj.random_pool):
-        threshold = float(np.percentile(run_obj.random_pool.objective, float(quality_percentile)))
-    generator, scorer = get_models(run_obj.config)
-    out_dir = directory / "exports"
-    out_dir.mkdir(exist_ok=True)
-    out = out_dir / f"{state['current']}-{int(images)}img-{int(bins)}bins-{time.strftime('%H%M%S')}.zip"
-    try:
+        run_obj = session.finished_run(state, state["current"])
+        threshold = float("-inf")
+        if float(quality_percentile) > 0 and len(run_obj.random_pool):
+            threshold = float(np.percentile(run_obj.random_pool.objective, float(quality_percentile)))
+        generator, scorer = get_models(run_obj.config)
+        out_dir = run_obj.dir / "exports"
+        out_dir.mkdir(exist_ok=True)
+        out = out_dir / f"{state['current']}-{images}img-{bins}bins-{time.strftime('%H%M%S')}.zip"
         result = export_balanced(
-            run_obj, images=int(images), bins=int(bins), quality_threshold=threshold, out=out,
+            run_obj, images=images, bins=bins, quality_threshold=threshold, out=out,
             generator=generator, scorer=scorer, verified=verified, on_progress=_progress_adapter(on_progress),
         )
-    except errors.InputError as exc:
-        raise _user_error(exc) from None
-    path = session.own_file(state, result.path)
+        path = session.own_file(state, result.path)
     fig = plots.export_density_map(counts=np.asarray(result.counts), labels=run_obj.labels)
     state["export"] = str(path)
     return result.card, fig, str(path)

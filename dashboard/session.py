@@ -13,6 +13,7 @@ another's files. Stop flags live in a module-level table keyed by the session id
 
 from __future__ import annotations
 
+import collections
 import logging
 import shutil
 import threading
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 _STOP_EVENTS: dict[str, threading.Event] = {}
 _LOCK = threading.Lock()
+KEPT_RUNS = 16  # finished runs kept in memory in this process (the rest are reopened from disk)
+_RUNS: "collections.OrderedDict[tuple[str, str], Any]" = collections.OrderedDict()  # (session, run) -> Run
 
 
 def new_session(settings: Settings) -> dict[str, Any]:
@@ -75,6 +78,35 @@ def run_dir(state: dict[str, Any] | None, name: str | None) -> Path:
     if not name or name not in runs:
         raise InputError("run", name, "one of this session's runs: " + (", ".join(runs) or "none yet; run a search first"))
     return session_dir(state) / name
+
+
+def keep_run(state: dict[str, Any], name: str, run: Any) -> None:
+    """Keeps a finished run of this session in memory (its :class:`core.runs.Run`), so the
+    views that follow (maps, galleries, a click, an export) need no disk read."""
+    with _LOCK:
+        _RUNS[(state["id"], name)] = run
+        _RUNS.move_to_end((state["id"], name))
+        while len(_RUNS) > KEPT_RUNS:
+            _RUNS.popitem(last=False)
+
+
+def finished_run(state: dict[str, Any] | None, name: str | None) -> Any:
+    """One of this session's finished runs: the one kept in memory, or reopened from its
+    directory (:meth:`core.runs.Run.open`) and kept.
+
+    Raises:
+        InputError: ``name`` is not a run of this session, or its directory is not a finished run.
+    """
+    from core.runs import Run
+
+    directory = run_dir(state, name)
+    with _LOCK:
+        kept = _RUNS.get((state["id"], name))
+    if kept is not None:
+        return kept
+    run = Run.open(directory)
+    keep_run(state, name, run)
+    return run
 
 
 def own_file(state: dict[str, Any], path: str | Path) -> Path:
@@ -121,6 +153,9 @@ def cleanup_session(state: dict[str, Any] | None, *, keep: bool = False) -> None
         return
     request_stop(state)
     clear_stop(state)
+    with _LOCK:
+        for key in [k for k in _RUNS if k[0] == state["id"]]:
+            del _RUNS[key]
     if not keep:
         shutil.rmtree(state["dir"], ignore_errors=True)
         log.info("removed session directory %s", state["dir"])

@@ -70,6 +70,7 @@ EXPORT_HELP = (
 )
 VERIFIED_LABEL = "Verified: keep only images the judge agrees with"
 SIDE_NAMES = {"qd": "QD", "balanced_random": "balanced random", "random": "random"}
+DENSITY_TITLES = {"qd": "QD search", "balanced_random": "Balanced random", "random": "Random sampling"}
 RUNS_HELP = "Runs of this browser session only. Reopen one to see its maps and export it again."
 
 METRIC_TIPS = {

@@ -74,6 +74,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from core.checks import whole_number
 from core.config import PRESETS, PromptPair, RunConfig
 from core.errors import InputError, QDGSError
 from core.interfaces import Generator, Scorer
@@ -212,11 +213,6 @@ def _normalise_bias(value: object) -> str:
     return key
 
 
-def _whole(field: str, value: object, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InputError(field, value, f"a whole number >= {low}")
-
-
 def _positive(field: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise InputError(field, value, "a number > 0")
@@ -231,10 +227,10 @@ def validate_bias_config(config: BiasCheckConfig) -> BiasCheckConfig:
     bias = _normalise_bias(config.bias)
     for field in ("images", "seeds", "real_images", "test_per_group", "pretrain_epochs", "finetune_epochs",
                   "batch_size", "evaluations", "bins"):
-        _whole(field, getattr(config, field), 1)
-    _whole("first_seed", config.first_seed, 0)
-    _whole("test_seed", config.test_seed, 0)
-    _whole("image_size", config.image_size, 2 ** len(config.channels))
+        whole_number(field, getattr(config, field), low=1, integers_only=True)
+    whole_number("first_seed", config.first_seed, low=0, integers_only=True)
+    whole_number("test_seed", config.test_seed, low=0, integers_only=True)
+    whole_number("image_size", config.image_size, low=2 ** len(config.channels), integers_only=True)
     if not config.channels or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in config.channels):
         raise InputError("channels", config.channels, "a non-empty tuple of whole numbers >= 1")
     _positive("lr", config.lr)
@@ -478,7 +474,7 @@ def synthetic_sets(
         )
         quadrant_rows.append({"set": name, "images": len(idx), **_quadrant_shares(measures)})
         if judge is not None:
-            report = judge_selected(judge, generator, pairs, samples.z[idx], rows, config.bins)[1]
+            report = judge_selected(judge, generator, pairs, samples.z[idx], rows, config.bins)[0]
             judge_rows.append({"set": name, "images": len(idx), "judge_agreement": report.agreement,
                                "judge_not_clean": report.not_clean_share, "judge": report.judge})
         else:

@@ -66,7 +66,7 @@ def test_bad_input_in_a_real_process_is_one_line(tmp_path):
         (["search", *(MEASURES * 2), "--measure", "a red shape", "a blue shape", *STAND_IN], "measures: got 5; expected between 1 and 4"),
         (["search", *MEASURES, "--generator", "nope", "--scorer", "stand-in"], "generator: got 'nope'; expected one of"),
         (["search", *MEASURES, "--generator", "stand-in", "--scorer", "nope"], "scorer: got 'nope'; expected one of"),
-        (["search", *MEASURES, *STAND_IN, "--evaluations", "0"], "evaluations: got 0; expected a whole number >= 1"),
+        (["search", *MEASURES, *STAND_IN, "--evaluations", "0"], "evaluations: got 0; expected a whole number from 1 to"),
         (["search", *MEASURES, *STAND_IN, "--evaluations", "-3"], "evaluations: got -3"),
         (["search", *MEASURES, *STAND_IN, "--evaluations", "many"], "argument --evaluations: invalid int value"),
         (["search", "--measure", "a zebra", "a blue shape", *STAND_IN], "measure 1 positive prompt: got 'a zebra'; expected words the stand-in scorer knows"),
@@ -111,7 +111,7 @@ def finished_run(tmp_path_factory):
     "extra, match",
     [
         (["--images", "0", "--bins", "3"], "images: got 0; expected a whole number >= 1"),
-        (["--images", "10", "--bins", "0"], "bins: got 0; expected a whole number between 1 and"),
+        (["--images", "10", "--bins", "0"], "bins: got 0; expected a whole number from 1 to"),
         (["--images", "10", "--bins", "3", "--quality", "high"], "argument --quality: expected a number or 'none'"),
     ],
 )

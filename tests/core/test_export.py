@@ -207,7 +207,7 @@ def test_end_bins_rank_by_similarity_to_their_side():
     "kwargs, match",
     [
         (dict(images=0, bins=4), "images: got 0; expected a whole number >= 1"),
-        (dict(images=10, bins=0), "bins: got 0; expected a whole number between 1 and"),
+        (dict(images=10, bins=0), "bins: got 0; expected a whole number from 1 to"),
         (dict(images=10, bins=4, quality_threshold=float("nan")), "quality: got nan"),
     ],
 )

@@ -43,9 +43,9 @@ def test_handler_runs_and_returns_table_plot_summary():
     "bias, images, seeds, match",
     [
         ("0.50", 100, 1, "bias: got '0.50'; expected one of 0.98"),
-        ("0.90", 0, 1, "images: got 0; expected a whole number between 100 and 2000"),
+        ("0.90", 0, 1, "images: got 0; expected a whole number from 100 to 2,000"),
         ("0.90", 150.5, 1, "images: got 150.5"),
-        ("0.90", 100, 9, "seeds: got 9; expected a whole number between 1 and 5"),
+        ("0.90", 100, 9, "seeds: got 9; expected a whole number from 1 to 5"),
         ("0.90", None, 1, "images: got None"),
     ],
 )

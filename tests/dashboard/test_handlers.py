@@ -79,8 +79,10 @@ def test_build_config_skips_empty_rows_and_keeps_labels(settings):
     ],
 )
 def test_build_config_names_the_bad_field(settings, change, match):
+    # A value the page cannot turn into a config fails in build_config, the rest when the run
+    # is prepared (validated once, with the models and the judge); both before any search.
     with pytest.raises(InputError, match=match):
-        handlers.build_config(**(SMALL_RUN | change | {"settings": settings}))
+        handlers.prepare_run(**(SMALL_RUN | change | {"settings": settings}))
 
 
 def test_run_turns_input_errors_into_gr_error(settings):
@@ -268,11 +270,11 @@ def _missing_weights(**kwargs):
 
 def test_missing_weights_become_a_message_not_a_traceback(settings, monkeypatch):
     monkeypatch.setitem(_GENERATORS, "missing", ModelEntry("missing", "tests.dashboard.test_handlers:_missing_weights", "test"))
-    stream = handlers.run(None, settings=settings, **(SMALL_RUN | {"generator": "missing"}))
-    state = next(stream).state
+    state = handlers.start_session(None, settings=settings)
+    stream = handlers.run(state, settings=settings, **(SMALL_RUN | {"generator": "missing"}))
     with pytest.raises(gr.Error, match="weights for 'missing' are not in the local cache"):
-        next(stream)
-    assert state["runs"] == []  # nothing half-made is listed
+        next(stream)  # refused when the run is prepared, before the first view
+    assert state["runs"] == [] and not any(Path(state["dir"]).iterdir())  # nothing half-made is listed or written
 
 
 def test_three_measures_offer_a_pair_selector(settings):
