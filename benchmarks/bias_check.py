@@ -6,9 +6,11 @@
 
 For each bias level of the real training data (0.98 ... 0.80) runs
 :func:`experiments.biascheck.run_bias_check` (a classifier pretrained on biased renders, then
-fine-tuned on nothing / random samples / a balanced QD export of the shipped generator) and
-prints one markdown table: accuracy per test group, mean and worst group, mean ± std over
-seeds, and whether QD beat random on worst-group accuracy at that level. The synthetic sets
+fine-tuned on nothing / random samples / balanced random samples / a balanced QD export of
+the shipped generator / balanced real renders) and prints one markdown table: accuracy per
+test group, mean and worst group, mean ± std over seeds, and whether QD beat random and
+balanced random on worst-group accuracy at that level; then the judge's reading of each
+synthetic set. The synthetic sets
 depend on the generator and seed only, so each seed's search runs once for all levels.
 ``--out`` writes every (level, seed, condition) row as CSV.
 """
@@ -28,8 +30,16 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 import core  # noqa: E402,F401  (torchvision shim)
-from experiments.biascheck import BIAS_LEVELS, CONDITION_NAMES, GROUP_NAMES, METRICS, BiasCheckConfig, run_bias_check  # noqa: E402
 from core.config import PromptPair  # noqa: E402
+from experiments.biascheck import (  # noqa: E402
+    BIAS_LEVELS,
+    CONDITION_NAMES,
+    GROUP_NAMES,
+    METRICS,
+    SYNTHETIC_SETS,
+    BiasCheckConfig,
+    run_bias_check,
+)
 
 
 def _markdown(rows: list[dict], columns: list[str]) -> str:
@@ -72,21 +82,31 @@ def main() -> None:
         generator_bias = result.generator_bias()
         table = result.table()
         shown = result.display_table(args.digits)
-        beat = result.qd_beats_random()
+        beat = {b: result.qd_beats(b) for b in ("random", "balanced_random")}
         for i, cond in enumerate(table.index):
             row = {"bias": result.config.bias, **shown.iloc[i].to_dict()}
-            row["QD > random (worst)"] = ("yes" if beat else "no") if cond == "qd" else ""
+            row["QD > random / balanced random (worst)"] = (
+                " / ".join("yes" if beat[b] else "no" for b in ("random", "balanced_random")) if cond == "qd" else ""
+            )
             rows.append(row)
         records.append(result.records.assign(bias=result.config.bias))
         synthetic.append(result.synthetic)  # the same sets at every level (cached per seed)
-        qd, rnd = table.loc["qd", ("worst", "mean")], table.loc["random", ("worst", "mean")]
-        verdicts.append(f"- bias {result.config.bias}: QD {'beat' if beat else 'did not beat'} random on worst-group "
-                        f"accuracy ({qd:.{args.digits}f} vs {rnd:.{args.digits}f})")
+        worst = {c: table.loc[c, ("worst", "mean")] for c in table.index}
+        mean = {c: table.loc[c, ("mean", "mean")] for c in table.index}
+        verdicts.append(
+            f"- bias {result.config.bias}: worst group QD {worst['qd']:.{args.digits}f}, balanced random "
+            f"{worst['balanced_random']:.{args.digits}f}, random {worst['random']:.{args.digits}f}, balanced real renders "
+            f"{worst['real']:.{args.digits}f}; mean accuracy QD {mean['qd']:.{args.digits}f} vs no fine-tuning "
+            f"{mean['none']:.{args.digits}f}"
+        )
         print(f"[bias {result.config.bias}: {time.perf_counter() - t0:.0f} s]", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - t_all
 
-    columns = ["bias", "fine-tuned on", *METRICS, "QD > random (worst)"]
-    shares = pd.concat(synthetic).groupby("set")[["images", *GROUP_NAMES]].mean().reindex(["random", "qd"])
+    columns = ["bias", "fine-tuned on", *METRICS, "QD > random / balanced random (worst)"]
+    shares = (
+        pd.concat(synthetic).groupby("set")[["images", *GROUP_NAMES, "judge_agreement", "judge_not_clean"]].mean()
+        .reindex(list(SYNTHETIC_SETS))
+    )
     print(f"Bias check: {base.seeds} seeds, {base.images} synthetic images per condition, {base.real_images} real "
           f"images, {base.evaluations} search evaluations per seed; generator trained at bias "
           f"{generator_bias or 'unknown'}; {seconds:.0f} s in all ({len(cache)} searches).\n")
@@ -94,7 +114,8 @@ def main() -> None:
     print()
     print("\n".join(verdicts))
     print(f"\nConditions: {', '.join(CONDITION_NAMES.values())}. Cells: mean ± std over seeds (ddof=1).")
-    print("\nFine-tuning sets (mean over seeds): images and share of each measure quadrant")
+    print("\nSynthetic fine-tuning sets (mean over seeds): images, share of each measure quadrant, and the judge's "
+          "agreement (clean and on the claimed side of both measures) and not-clean share")
     print(shares.round(3).to_string())
     if args.out:
         pd.concat(records, ignore_index=True).to_csv(args.out, index=False)
