@@ -1,4 +1,5 @@
-"""Tiny, randomly initialised real-model folders for tests and the CPU benchmark run.
+"""Tiny, randomly initialised real-model folders for tests and the CPU benchmark run (test fixtures,
+kept under tests/ and out of the package; issue 10).
 
 They have the real file layouts, so the real loading code reads them back from a path:
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from .. import _torchvision_compat
+from core import _torchvision_compat
 
 _torchvision_compat.ensure_torchvision()
 
