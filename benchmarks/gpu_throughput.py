@@ -17,7 +17,7 @@ the figures are honest for the real models. The text encoder is left out: the ba
 encoded once at load time (random (1, 77, 1024) states stand in for it).
 
     python benchmarks/gpu_throughput.py                 # GPU (or CPU if none), 512 px
-    python benchmarks/gpu_throughput.py --tiny          # tiny models from core.real.tiny, CPU, seconds
+    python benchmarks/gpu_throughput.py --tiny          # tiny models from tests.core.real_tiny, CPU, seconds
 
 Prints one markdown table per part (paste into benchmarks/README.md) and, with ``--json``,
 writes every figure to a file.
@@ -117,9 +117,9 @@ def build_full(device: torch.device, dtype: torch.dtype, *, latent_dim: int, max
 
 
 def build_tiny(folder: Path, *, latent_dim: int, max_batch: int):
-    """The tiny real-layout models of core.real.tiny, read back through the real loaders (CPU)."""
+    """The tiny real-layout models of tests.core.real_tiny, read back through the real loaders (CPU)."""
     from core import load_generator, load_scorer
-    from core.real.tiny import save_tiny_decoder, save_tiny_openclip, save_tiny_pipeline
+    from tests.core.real_tiny import save_tiny_decoder, save_tiny_openclip, save_tiny_pipeline
 
     save_tiny_pipeline(folder / "pipe")
     save_tiny_decoder(folder / "taesd")
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     build_seconds = time.perf_counter() - t0
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     print(f"device: {name}; dtype: {str(dtype).replace('torch.', '')}; image: {gen_tiny.image_size} px; "
-          f"latent_dim: {gen_tiny.latent_dim}; models: {'tiny (core.real.tiny)' if args.tiny else 'real architectures, random weights'}; "
+          f"latent_dim: {gen_tiny.latent_dim}; models: {'tiny (tests.core.real_tiny)' if args.tiny else 'real architectures, random weights'}; "
           f"built in {build_seconds:.1f} s")
 
     fwd = forward_rates(gen_tiny, gen_full, scorer, batch_sizes=batch_sizes, repeats=repeats, device=device)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -193,8 +194,28 @@ def load_run_judge(
 
 
 def _same_model(a: dict, b: dict) -> bool:
-    keys = ("name", "source", "model", "pretrained")
-    return all(a.get(k) == b.get(k) for k in keys) and any(a.get(k) for k in keys[1:])
+    """Whether two ``describe()`` dicts name the same weights.
+
+    Same ``name`` and, when both say where the weights come from, the same ``source`` (an
+    open_clip scorer's "architecture / tag", folder or "architecture / checkpoint file"),
+    with local paths resolved so that one folder named two ways (relative, absolute, through
+    a link) is one model; without a source, the same non-empty ``model`` and ``pretrained``.
+    The precision (``dtype``) is not compared: the same weights in bf16 are the same model.
+    """
+    if a.get("name") != b.get("name"):
+        return False
+    if a.get("source") and b.get("source"):
+        return _resolved_source(a["source"]) == _resolved_source(b["source"])
+    keys = ("model", "pretrained")
+    return all(a.get(k) == b.get(k) for k in keys) and any(a.get(k) for k in keys)
+
+
+def _resolved_source(source) -> str:
+    """A source label with its local path (the whole label, or after " / ") made absolute."""
+    text = str(source)
+    head, sep, tail = text.rpartition(" / ")
+    path = Path(tail).expanduser()
+    return f"{head}{sep}{path.resolve()}" if path.exists() else text
 
 
 def judge_images(

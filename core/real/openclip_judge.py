@@ -23,16 +23,29 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, WeightsNotFoundError
 from ..interfaces import Judge, Verdicts
 from . import hub
 
 __all__ = ["OpenClipJudge", "load_openclip_judge", "DEFAULT_CLEAN_PROMPTS"]
 
+_JUDGE_PATH_OPTION = "--judge-option path=/folder/or/checkpoint (judge_options={'path': ...})"
+
 DEFAULT_CLEAN_PROMPTS = (
     "a clear, sharp photo of one subject",
     "a blurry, distorted image | a collage of several images | an image with no clear subject",
 )
+
+
+def _check_threshold(threshold) -> float:
+    """``threshold`` as a float from 0.5 to below 1, or InputError naming ``judge_options.threshold``."""
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(threshold, bool) or not 0.5 <= value < 1.0:
+        raise InputError("judge_options.threshold", threshold, "a probability from 0.5 to below 1")
+    return value
 
 
 class OpenClipJudge(Judge):
@@ -48,10 +61,8 @@ class OpenClipJudge(Judge):
     name = "openclip"
 
     def __init__(self, *, scorer, threshold: float = 0.6, clean_prompts: tuple[str, str] = DEFAULT_CLEAN_PROMPTS) -> None:
-        if not 0.5 <= float(threshold) < 1.0:
-            raise InputError("judge_options.threshold", threshold, "a probability from 0.5 to below 1")
         self.scorer = scorer
-        self.threshold = float(threshold)
+        self.threshold = _check_threshold(threshold)
         self.clean_prompts = (str(clean_prompts[0]), str(clean_prompts[1]))
         logit_scale = getattr(scorer.model, "logit_scale", None)
         self.logit_scale = float(logit_scale.exp().item()) if logit_scale is not None else 100.0
@@ -104,14 +115,30 @@ def load_openclip_judge(
     and ``clean_prompts`` (see :class:`OpenClipJudge`).
 
     Raises:
-        InputError: unknown architecture or tag, a bad threshold or prompt pair.
-        WeightsNotFoundError: the judge's weights are not on this machine.
+        InputError: a bad threshold or prompt pair (checked first, before any weights are
+            looked for); an unknown architecture, tag or path (named ``judge_options.*``).
+        WeightsNotFoundError: the judge's weights are not on this machine (the message says
+            what to download, or ``--judge-option path=...``).
     """
+    from .openclip_scorer import _PATH_OPTION as scorer_path_option
     from .openclip_scorer import load_openclip_scorer
 
-    if len(clean_prompts) != 2 or not all(isinstance(t, str) and t.strip() for t in clean_prompts):
+    # Options are checked before the weights are looked for, so a bad option is reported
+    # even on a machine without them (where judging would otherwise be skipped silently).
+    threshold = _check_threshold(threshold)
+    if (
+        not isinstance(clean_prompts, (list, tuple))
+        or len(clean_prompts) != 2
+        or not all(isinstance(t, str) and t.strip() for t in clean_prompts)
+    ):
         raise InputError("judge_options.clean_prompts", clean_prompts, "two non-empty texts (clean, not clean)")
-    scorer = load_openclip_scorer(
-        model=model, pretrained=pretrained, path=path, device=device, precision=precision, cache_dir=cache_dir
-    )
+    try:
+        scorer = load_openclip_scorer(
+            model=model, pretrained=pretrained, path=path, device=device, precision=precision, cache_dir=cache_dir
+        )
+    except InputError as exc:  # the scorer's loader names scorer options; these are the judge's
+        raise InputError(exc.field.replace("scorer_options.", "judge_options."), exc.value, exc.expected) from exc
+    except WeightsNotFoundError as exc:  # likewise its message: say judge, and how to point the judge at weights
+        text = str(exc).replace("open_clip scorer", "open_clip judge").replace(scorer_path_option, _JUDGE_PATH_OPTION)
+        raise WeightsNotFoundError(text) from exc
     return OpenClipJudge(scorer=scorer, threshold=threshold, clean_prompts=(clean_prompts[0], clean_prompts[1]))

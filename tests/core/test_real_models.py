@@ -25,7 +25,7 @@ from core.real import hub
 from core.real.devices import ChunkRunner, OutOfMemory, resolve_device, resolve_dtype
 from core.real.diffusion_generator import DiffusionGenerator, NoiseParameterisation
 from core.real.openclip_scorer import OpenClipScorer, preprocess_images
-from core.real.tiny import (
+from tests.core.real_tiny import (
     TINY_OPENCLIP_PREPROCESS,
     clip_tokenizer_from_open_clip,
     save_tiny_decoder,

@@ -1,4 +1,5 @@
-"""Tiny, randomly initialised real-model folders for tests and the CPU benchmark run.
+"""Tiny, randomly initialised real-model folders for tests and the CPU benchmark run (test fixtures,
+kept under tests/ and out of the package; issue 10).
 
 They have the real file layouts, so the real loading code reads them back from a path:
 
@@ -22,12 +23,13 @@ from pathlib import Path
 
 import torch
 
-from .. import _torchvision_compat
+from core import _torchvision_compat
 
 _torchvision_compat.ensure_torchvision()
 
 __all__ = [
     "TINY_OPENCLIP_CONFIG",
+    "TINY_OPENCLIP_JUDGE_CONFIG",
     "clip_tokenizer_from_open_clip",
     "save_tiny_decoder",
     "save_tiny_openclip",
@@ -41,6 +43,12 @@ TINY_OPENCLIP_CONFIG: dict = {
     "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
     "text_cfg": {"context_length": CONTEXT_LENGTH, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
 }
+# Another tiny architecture (wider embedding, 16 px patches), e.g. a judge that is not the scorer.
+TINY_OPENCLIP_JUDGE_CONFIG: dict = {
+    "embed_dim": 24,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
+    "text_cfg": {"context_length": CONTEXT_LENGTH, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
 # Preprocessing recorded with it (non-default mean/std so tests can see they are read).
 TINY_OPENCLIP_PREPROCESS: dict = {
     "mean": [0.5, 0.5, 0.5],
@@ -50,17 +58,21 @@ TINY_OPENCLIP_PREPROCESS: dict = {
 }
 
 
-def save_tiny_openclip(folder: str | os.PathLike, *, seed: int = 0) -> Path:
-    """Writes a tiny random open_clip model folder; returns its path."""
+def save_tiny_openclip(folder: str | os.PathLike, *, seed: int = 0, model_cfg: dict | None = None) -> Path:
+    """Writes a tiny random open_clip model folder; returns its path.
+
+    ``model_cfg``: the architecture (default :data:`TINY_OPENCLIP_CONFIG`).
+    """
     import open_clip
     from safetensors.torch import save_file
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    model_cfg = TINY_OPENCLIP_CONFIG if model_cfg is None else model_cfg
     torch.manual_seed(seed)
-    model = open_clip.CLIP(**TINY_OPENCLIP_CONFIG)
+    model = open_clip.CLIP(**model_cfg)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, folder / "open_clip_model.safetensors")
-    config = {"model_cfg": TINY_OPENCLIP_CONFIG, "preprocess_cfg": TINY_OPENCLIP_PREPROCESS}
+    config = {"model_cfg": model_cfg, "preprocess_cfg": TINY_OPENCLIP_PREPROCESS}
     (folder / "open_clip_config.json").write_text(json.dumps(config, indent=2))
     return folder
 
