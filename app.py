@@ -12,7 +12,7 @@ import os
 # Before gradio is imported: no usage analytics unless the user asked for them.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import core  # noqa: E402,F401 - makes torchvision importable before anything else loads it
+import core  # noqa: E402,F401 - the engine and its model registrations
 from dashboard.settings import settings_from_env  # noqa: E402
 from dashboard.ui import build_demo, launch_options  # noqa: E402
 from dashboard.warmup import warm_up_in_background  # noqa: E402

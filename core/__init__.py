@@ -10,10 +10,6 @@ This package never imports gradio or plotly.
     e = s.embed_images(x)              # (8, D), unit norm
 """
 
-from ._torchvision_compat import ensure_torchvision
-
-ensure_torchvision()  # before anything imports torchvision (see that module)
-
 from .config import PromptPair
 from .errors import InputError, QDGSError, StoppedError, WeightsNotFoundError
 from .interfaces import Generator, Judge, Scorer, Verdicts
@@ -45,6 +41,21 @@ register_generator(
         ),
         algorithm="jump",  # measured with the judge: benchmarks/README.md, "Truthful balance"
         judge="shapes",
+        presets={
+            "colour x shape": (
+                PromptPair("a red shape", "a blue shape", label="red vs blue"),
+                PromptPair("a triangle", "a square", label="triangle vs square"),
+            ),
+            "size x colour": (
+                PromptPair("a large shape", "a small shape", label="large vs small"),
+                PromptPair("a red shape", "a blue shape", label="red vs blue"),
+            ),
+            "shape x size": (
+                PromptPair("a circle", "a square", label="circle vs square"),
+                PromptPair("a large shape", "a small shape", label="large vs small"),
+            ),
+        },
+        preset_scorer="shapes",
     ),
 )
 register_scorer(
@@ -71,6 +82,32 @@ register_generator(
             "a clear, detailed photo of one person",
             "a blurry, distorted image | a drawing or a painting | a photo of several people | an image with no person",
         ]},
+        presets={
+            # The method's four face measures.
+            "faces": (
+                PromptPair(
+                    "a photo of a person with dark skin | a portrait of a dark-skinned person",
+                    "a photo of a person with light skin | a portrait of a light-skinned person",
+                    label="skin tone: dark vs light",
+                ),
+                PromptPair(
+                    "a photo of a person with a feminine appearance | a portrait of a woman",
+                    "a photo of a person with a masculine appearance | a portrait of a man",
+                    label="gender presentation: feminine vs masculine",
+                ),
+                PromptPair(
+                    "a photo of a person with long hair",
+                    "a photo of a person with very short hair | a photo of a bald person",
+                    label="hair length: long vs short",
+                ),
+                PromptPair(
+                    "a photo of an old person | a portrait of an elderly person",
+                    "a photo of a young person | a portrait of a young adult",
+                    label="age: old vs young",
+                ),
+            ),
+        },
+        preset_scorer="openclip",
     ),
 )
 register_scorer(

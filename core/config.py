@@ -126,47 +126,10 @@ class RunConfig:
 
 # Named presets for the shapes world (the dashboard shows them as buttons). Real-model presets
 # (e.g. "faces") are added next to those models.
-PRESETS: dict[str, tuple[PromptPair, ...]] = {
-    "colour x shape": (
-        PromptPair("a red shape", "a blue shape", label="red vs blue"),
-        PromptPair("a triangle", "a square", label="triangle vs square"),
-    ),
-    "size x colour": (
-        PromptPair("a large shape", "a small shape", label="large vs small"),
-        PromptPair("a red shape", "a blue shape", label="red vs blue"),
-    ),
-    "shape x size": (
-        PromptPair("a circle", "a square", label="circle vs square"),
-        PromptPair("a large shape", "a small shape", label="large vs small"),
-    ),
-    # The method's four face measures (for the sd-turbo generator with the openclip scorer).
-    "faces": (
-        PromptPair(
-            "a photo of a person with dark skin | a portrait of a dark-skinned person",
-            "a photo of a person with light skin | a portrait of a light-skinned person",
-            label="skin tone: dark vs light",
-        ),
-        PromptPair(
-            "a photo of a person with a feminine appearance | a portrait of a woman",
-            "a photo of a person with a masculine appearance | a portrait of a man",
-            label="gender presentation: feminine vs masculine",
-        ),
-        PromptPair(
-            "a photo of a person with long hair",
-            "a photo of a person with very short hair | a photo of a bald person",
-            label="hair length: long vs short",
-        ),
-        PromptPair(
-            "a photo of an old person | a portrait of an elderly person",
-            "a photo of a young person | a portrait of a young adult",
-            label="age: old vs young",
-        ),
-    ),
-}
-# Presets meant for models other than the shapes world: preset name -> (generator, scorer).
-# Presets not listed here are for ("shapes", "shapes").
-PRESET_MODELS: dict[str, tuple[str, str]] = {"faces": ("sd-turbo", "openclip")}
-
+# Named prompt-pair presets live with the model they are for (``register_generator(...,
+# defaults=GeneratorDefaults(presets=...))`` in ``core/__init__.py``); these are the tables the
+# registrations fill: preset name -> measures, and -> (generator, scorer).
+from .registry import PRESET_MODELS, PRESETS  # noqa: E402
 
 def prompt_phrasings(text: str) -> frozenset[str]:
     """The phrasings of a prompt as compared for equality: lower-case, whitespace collapsed.

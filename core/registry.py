@@ -20,6 +20,8 @@ from .errors import InputError
 from .interfaces import Generator, Judge, Scorer
 
 __all__ = [
+    "PRESETS",
+    "PRESET_MODELS",
     "ModelEntry",
     "GeneratorDefaults",
     "generator_defaults",
@@ -43,6 +45,8 @@ class GeneratorDefaults:
     algorithm: str = "cma-maega"  # key of core.algorithms.ALGORITHM_TABLE that works best here
     judge: str | None = None  # registry name of the judge of its images; None = no judge
     judge_options: dict = dataclasses.field(default_factory=dict)  # that judge's factory options
+    presets: dict = dataclasses.field(default_factory=dict)  # preset name -> measures (PromptPairs) for it
+    preset_scorer: str = "shapes"  # the scorer its presets are meant for
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +91,8 @@ class ModelEntry:
         return factory(**kwargs)
 
 
+PRESETS: dict[str, tuple] = {}  # preset name -> measures (core.config.PromptPair), from the registrations
+PRESET_MODELS: dict[str, tuple[str, str]] = {}  # preset name -> (generator, scorer) it is meant for
 _GENERATORS: dict[str, ModelEntry] = {}
 _SCORERS: dict[str, ModelEntry] = {}
 _JUDGES: dict[str, ModelEntry] = {}
@@ -99,9 +105,13 @@ def register_generator(
 
     Args:
         defaults: The objective, algorithm and judge a run with this generator uses unless
-            its config names others.
+            its config names others, and the named presets meant for it.
     """
-    _GENERATORS[name] = ModelEntry(name, factory, description, availability, defaults or GeneratorDefaults())
+    defaults = defaults or GeneratorDefaults()
+    _GENERATORS[name] = ModelEntry(name, factory, description, availability, defaults)
+    for preset, measures in defaults.presets.items():
+        PRESETS[preset] = tuple(measures)
+        PRESET_MODELS[preset] = (name, defaults.preset_scorer)
 
 
 def register_scorer(name: str, factory: str, description: str, availability: str | None = None) -> None:

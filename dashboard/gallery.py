@@ -1,6 +1,7 @@
 """Images for the galleries: thumbnails of latents, the elite grid laid out by measure cell.
 
-Rendering goes through the generator's public ``render_final``; nothing here searches.
+Rendering goes through :func:`core.batching.render_images` (the generator's ``render_final``,
+chunked, no gradients); nothing here searches.
 """
 
 from __future__ import annotations
@@ -11,37 +12,16 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from core.batching import render_images
+
 from .plots import cell_grid
 
-__all__ = ["render", "to_thumbnails", "render_thumbnails", "elite_grid", "grid_image", "caption", "enlarge"]
+__all__ = ["to_thumbnails", "elite_grid", "grid_image", "caption", "enlarge"]
 
 THUMB_SIDE = 96  # pixels of a gallery thumbnail
 GRID_TILE = 72  # pixels of one tile of the elite grid image
 LARGE_SIDE = 320  # pixels of the selected-sample view
-RENDER_BATCH = 64  # latents rendered per forward pass
 LABEL_FONT_SIZE = 18  # axis labels of the grid image
-
-
-def render(generator, z: np.ndarray) -> torch.Tensor:
-    """Renders latents at export quality, in batches, without gradients.
-
-    Args:
-        generator: a :class:`core.interfaces.Generator`.
-        z: (n, latent_dim) latents.
-
-    Returns:
-        (n, 3, H, W) float tensor in [0, 1], on the CPU.
-    """
-    z = np.asarray(z, dtype=np.float32).reshape(len(z), -1)
-    parts = []
-    with torch.no_grad():
-        for start in range(0, len(z), RENDER_BATCH):
-            zb = torch.from_numpy(z[start : start + RENDER_BATCH]).to(generator.device)
-            parts.append(generator.render_final(zb).clamp(0, 1).float().cpu())
-    if not parts:
-        side = int(getattr(generator, "image_size", 1))
-        return torch.zeros((0, 3, side, side))
-    return torch.cat(parts)
 
 
 def to_thumbnails(images: torch.Tensor, *, side: int = THUMB_SIDE) -> np.ndarray:
@@ -53,11 +33,6 @@ def to_thumbnails(images: torch.Tensor, *, side: int = THUMB_SIDE) -> np.ndarray
         resample = Image.Resampling.NEAREST if pil.width * 2 <= side else Image.Resampling.LANCZOS
         out[i] = np.asarray(pil.resize((side, side), resample))
     return out
-
-
-def render_thumbnails(generator, z: np.ndarray, *, side: int = THUMB_SIDE) -> np.ndarray:
-    """Renders latents (see :func:`render`) as (n, side, side, 3) uint8 thumbnails."""
-    return to_thumbnails(render(generator, z), side=side)
 
 
 def elite_grid(
@@ -129,4 +104,4 @@ def caption(*, measures: Sequence[float], labels: Sequence[str], objective: floa
 
 def enlarge(generator, z: np.ndarray, *, side: int = LARGE_SIDE) -> np.ndarray:
     """One latent rendered at export quality and shown ``side`` pixels wide: (side, side, 3) uint8."""
-    return render_thumbnails(generator, np.asarray(z, dtype=np.float32).reshape(1, -1), side=side)[0]
+    return to_thumbnails(render_images(generator, np.asarray(z, dtype=np.float32).reshape(1, -1)), side=side)[0]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-import core  # noqa: F401  (torchvision shim before anything imports torchvision)
+from core._torchvision_compat import ensure_torchvision
 from core.config import PromptPair, RunConfig
 from tests.core import stand_ins
+
+ensure_torchvision()  # the export tests load zips with torchvision's ImageFolder (see that module)
 
 
 @pytest.fixture(scope="session", autouse=True)

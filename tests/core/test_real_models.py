@@ -445,7 +445,7 @@ def test_faces_preset_and_objective():
     for word in ("skin", "gender", "hair", "age"):
         assert any(word in label for label in labels)
     assert PRESET_MODELS["faces"] == ("sd-turbo", "openclip")
-    assert next(iter(PRESETS)) not in PRESET_MODELS  # the first preset stays a shapes one
+    assert PRESET_MODELS[next(iter(PRESETS))] == ("shapes", "shapes")  # the first preset stays a shapes one
     assert "one person" in RunConfig(measures=faces, generator="sd-turbo").resolved_objective().positive
 
 

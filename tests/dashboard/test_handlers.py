@@ -90,11 +90,13 @@ def test_run_turns_input_errors_into_gr_error(settings):
         _run_all(None, settings, rows=[ROWS[0], ("a dodecahedron", "a square", "")])
 
 
-def test_preset_rows_come_from_core_presets():
-    from core.config import PRESETS
-
-    name = next(iter(PRESETS))
-    assert handlers.preset_rows(name) == [(p.positive, p.negative, p.label) for p in PRESETS[name]]
+def test_preset_rows_come_from_the_model_registrations():
+    assert handlers.preset_rows("colour x shape") == [
+        ("a red shape", "a blue shape", "red vs blue"),
+        ("a triangle", "a square", "triangle vs square"),
+    ]
+    assert handlers.preset_models("colour x shape") == ("shapes", "shapes")
+    assert handlers.preset_models("faces") == ("sd-turbo", "openclip") and len(handlers.preset_rows("faces")) == 4
     with pytest.raises(gr.Error, match="preset: got 'nope'"):
         handlers.preset_rows("nope")
 
@@ -105,7 +107,7 @@ def test_unavailable_models_are_listed_with_their_reason(monkeypatch):
     )
     generators, _, note = handlers.model_choices()
     assert "far-away" not in generators
-    assert "shapes" not in generators or generators[0] == "shapes"  # the built-in world comes first
+    assert generators[0] == "shapes"  # the built-in world (its weights ship in assets/) comes first
     assert "far-away" in note and "weights not in the local cache" in note
 
 
