@@ -208,7 +208,12 @@ def pure_diversity(embeddings: np.ndarray) -> float:
     if n < 2:
         return 0.0
     sq = np.sum(x**2, axis=1)
-    dist = np.sqrt(np.clip(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0.0, None))
+    dist = x @ x.T  # (n, n); turned into distances in place: one n x n array, however large n
+    dist *= -2.0
+    dist += sq[:, None]
+    dist += sq[None, :]
+    np.clip(dist, 0.0, None, out=dist)
+    np.sqrt(dist, out=dist)
     np.fill_diagonal(dist, np.inf)
     alive = np.ones(n, dtype=bool)
     nn_idx = dist.argmin(axis=1)  # nearest remaining neighbour of each point

@@ -79,7 +79,7 @@ class OpenClipJudge(Judge):
     def judge(self, images: torch.Tensor, pairs: Sequence[tuple[str, str]]) -> Verdicts:
         with torch.no_grad():
             emb = self.scorer.embed_images(images)  # (n, D)
-        n, k = len(images), len(pairs)
+        k = len(pairs)
         p = self._probabilities(emb, [*pairs, self.clean_prompts])  # (n, k + 1)
         pos = p[:, :k]
         side = np.where(pos >= self.threshold, 1, np.where(1 - pos >= self.threshold, -1, 0)).astype(np.int8)
