@@ -392,6 +392,7 @@ def _describe(reading: ShapeReading, i: int) -> str:
     return f"{reading.size_name[i]} {reading.colour[i]} {reading.shape[i]}"
 
 
-def load_shapes_judge(**_: object) -> ShapesJudge:
-    """The shapes judge (no weights; ``device`` and other options are ignored)."""
+def load_shapes_judge(*, device: str | torch.device = "cpu") -> ShapesJudge:
+    """The shapes judge: no weights and no options (it reads pixels on the CPU; ``device`` is
+    accepted like every model's and not needed)."""
     return ShapesJudge()

@@ -106,6 +106,8 @@ CORPUS: list[Case] = [
     Case("quality-negative", "export", {"quality_percentile": -5}, "minimum quality percentile"),
     Case("quality-nan", "export", {"quality_percentile": math.nan}, "minimum quality percentile"),
     Case("quality-text", "export", {"quality_percentile": "high"}, "minimum quality percentile"),
+    Case("verified-text", "export", {"verified": "yes"}, "verified"),
+    Case("verified-number", "export", {"verified": 1}, "verified"),
     # ---- runs of the session (reopen), maps and gallery ----
     Case("run-name-missing", "reopen", {"name": None}, "run"),
     Case("run-name-unknown", "reopen", {"name": "run-999-000000"}, "run"),
@@ -147,6 +149,8 @@ CORPUS: list[Case] = [
     Case("cli-export-quality-unreachable", "cli", ["export", "{run}", "--images", "10", "--bins", "2", "--quality", "1e9", "--out", "{tmp}/x.zip"], "quality"),
     Case("cli-export-out-not-zip", "cli", ["export", "{run}", "--images", "10", "--bins", "2", "--out", "{tmp}/x.txt"], "out"),
     Case("cli-export-out-no-folder", "cli", ["export", "{run}", "--images", "10", "--bins", "2", "--out", "{tmp}/no/such/x.zip"], "out"),
+    Case("cli-search-judge-unknown", "cli", ["search", *MEASURE, *STAND_IN, "--judge", "oracle", "--out", "{tmp}/r"], "judge"),
+    Case("cli-search-judge-option-unknown", "cli", ["search", *MEASURE, *STAND_IN, "--judge", "shapes", "--judge-option", "x=1", "--out", "{tmp}/r"], "judge options"),
     Case("cli-runs-root-missing", "cli", ["runs", "{tmp}/missing"], "runs root"),
     Case("cli-clean-root-missing", "cli", ["clean", "{tmp}/missing"], "root"),
 ]
