@@ -9,6 +9,10 @@ A run directory holds (never pickle; weights are not copied)::
     pool.npz           every sample the search evaluated: z, measures, objective
     random_pool.npz    the random baseline's samples, scored the same way
     summary.json       final figures (see :func:`core.search.iter_search`)
+    search_state.safetensors
+                       everything a stopped or finished run needs to continue (archives,
+                       emitters, random generators, pools, counters): arrays plus a JSON
+                       tree, never pickle (see :mod:`core.state`, :func:`core.run.resume`)
 
 Files are written to a temporary name and renamed, so a reader never sees half a file
 (exports, :func:`core.export.export_balanced`, the same way). A process killed mid-write leaves
@@ -63,6 +67,7 @@ RUN_FILES = {
     "pool": "pool.npz",
     "random_pool": "random_pool.npz",
     "summary": "summary.json",
+    "state": "search_state.safetensors",
 }
 PARTIAL_SUFFIX = ".tmp"  # temporary files of atomic writes are named ".<final name>.<random>.tmp"
 # A temporary file untouched for this long belongs to a process that died: a live writer
@@ -209,22 +214,30 @@ class RunWriter:
     Args:
         run_dir: The run directory; created (with parents) if absent. An existing
             directory must be empty or hold an earlier run (which is overwritten).
+        keep_history: For a run that continues (:func:`core.run.resume`): keep the first
+            this many rows of its ``history.csv`` and its saved state; None starts afresh.
 
     Raises:
         InputError: ``run_dir`` exists and is a file, or a non-empty directory that is
             not a run.
     """
 
-    def __init__(self, run_dir: str | os.PathLike) -> None:
+    def __init__(self, run_dir: str | os.PathLike, *, keep_history: int | None = None) -> None:
         self.dir = Path(run_dir).expanduser().resolve()
         if self.dir.exists() and not self.dir.is_dir():
             raise InputError("run directory", str(run_dir), "a directory path (this is a file)")
         if self.dir.is_dir() and any(self.dir.iterdir()) and not (self.dir / RUN_FILES["config"]).exists():
             raise InputError("run directory", str(run_dir), "an empty or new directory, or an earlier run")
         self.dir.mkdir(parents=True, exist_ok=True)
-        for name in ("history", "summary", "archive", "pool", "random_pool"):
-            (self.dir / RUN_FILES[name]).unlink(missing_ok=True)
         self._history_rows: list[dict] = []
+        hist = self.dir / RUN_FILES["history"]
+        if keep_history and hist.is_file():
+            frame = pd.read_csv(hist).head(keep_history)
+            self._history_rows = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
+        for name in ("summary", "archive", "pool", "random_pool", *(() if keep_history is not None else ("history", "state"))):
+            (self.dir / RUN_FILES[name]).unlink(missing_ok=True)
+        if keep_history is not None:
+            self._write_history()
 
     def write_config(self, config: RunConfig, calibration: Calibration, extra: dict | None = None) -> None:
         _write_json(self.dir / RUN_FILES["config"], config_to_dict(config))
@@ -234,8 +247,16 @@ class RunWriter:
         """The rows appended so far, as written to ``history.csv``."""
         return pd.DataFrame(self._history_rows)
 
+    @property
+    def history_rows(self) -> int:
+        """Rows written so far."""
+        return len(self._history_rows)
+
     def append_history(self, row: dict) -> None:
         self._history_rows.append(row)
+        self._write_history()
+
+    def _write_history(self) -> None:
         frame = pd.DataFrame(self._history_rows)
         _atomic_write(self.dir / RUN_FILES["history"], lambda f: f.write(frame.to_csv(index=False).encode()))
 
