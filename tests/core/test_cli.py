@@ -77,7 +77,7 @@ def test_bad_input_in_a_real_process_is_one_line(tmp_path):
         (["search", "--measure", "a zebra", "a blue shape", *STAND_IN], "measure 1 positive prompt: got 'a zebra'; expected words the stand-in scorer knows"),
         (["search", *MEASURES, *STAND_IN, "--algorithm", "nsga"], "algorithm: got 'nsga'; expected one of jump, cma-maega"),
         (["search", *MEASURES, *STAND_IN, "--seed", "-1"], "seed: got -1"),
-        (["search", *STAND_IN], "the following arguments are required: --measure"),
+        (["search", *STAND_IN], "one of the arguments --measure --resume is required"),
         (["search", "--measure", "a red shape", *STAND_IN], "argument --measure: expected 2 arguments"),
         (["export", "{tmp}/missing", "--images", "5", "--bins", "2", "--out", "{tmp}/x.zip"], "run directory: got .*expected a finished run directory"),
         (["runs", "{tmp}/missing"], "runs root: got .*expected an existing directory"),
