@@ -44,7 +44,7 @@ from .judging import DrawFigures, JudgeReport, load_run_judge
 from .runs import RUN_FILES, Run, RunWriter, Samples
 from .search import UNIFORMITY_SAMPLES, ProgressEvent, Search, SearchSettings
 
-__all__ = ["prepare", "resume", "RunHandle", "Snapshot", "SIDES", "CHECKPOINT_SECONDS", "MAX_CHUNK_SIZE"]
+__all__ = ["prepare", "resume", "RunHandle", "ResumePoint", "Snapshot", "SIDES", "CHECKPOINT_SECONDS", "MAX_CHUNK_SIZE"]
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class RunHandle:
         self._last: ProgressEvent | None = None
         self._summary: dict | None = None
         self._result: Run | None = None
-        self._resume: _Resumed | None = None  # set by resume(): where the run continues from
+        self._resume: ResumePoint | None = None  # set by resume(): where the run continues from
         self._checkpointed = -np.inf  # time.monotonic() of the last saved state
 
     # ---- the search ------------------------------------------------------------------
@@ -295,6 +295,11 @@ class RunHandle:
         )
         return event
 
+    @property
+    def resume_point(self) -> "ResumePoint | None":
+        """Where this run continues from (made by :func:`resume`), or None for a new run."""
+        return self._resume
+
     # ---- what viewers read -------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
@@ -377,14 +382,15 @@ def prepare(
 
 
 @dataclasses.dataclass(frozen=True)
-class _Resumed:
-    """Where a resumed run continues from (read by :func:`resume`)."""
+class ResumePoint:
+    """Where a resumed run continues from (read by :func:`resume`; :attr:`RunHandle.resume_point`)."""
 
     dir: Path  # the run directory
-    tree: dict  # the saved search state (core.search.Search.state)
-    arrays: dict  # its arrays
+    evaluations: int  # QD evaluations done at the saved state
     history_rows: int  # rows of history.csv that belong to the saved state
     pending_event: bool  # the saved state's last step has no history row yet
+    tree: dict = dataclasses.field(repr=False)  # the saved search state (core.search.Search.state)
+    arrays: dict = dataclasses.field(repr=False)  # its arrays
 
 
 def _settings_from(data: dict) -> SearchSettings:
@@ -482,6 +488,8 @@ def resume(
         )
     config = dataclasses.replace(config, evaluations=budget, backend=config.backend if backend is None else backend)
     handle = prepare(config, settings=settings, max_evaluations=max_evaluations)
-    handle._resume = _Resumed(dir=root, tree=tree, arrays=arrays, history_rows=history_rows, pending_event=pending)
+    handle._resume = ResumePoint(
+        dir=root, evaluations=done, history_rows=history_rows, pending_event=pending, tree=tree, arrays=arrays
+    )
     return handle
 
