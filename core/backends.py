@@ -73,9 +73,17 @@ MAX_LOCAL_WORKERS = 64  # worker processes a local-cluster:N may start
 BACKEND_EXPECTED = "local, local-cluster:N (N from 1 to 64) or a Dask scheduler address such as tcp://HOST:8786"
 _ADDRESS = re.compile(r"^(tcp|tls)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 _LOCAL_CLUSTER = re.compile(r"^local-cluster:(\d{1,3})$")
-CONNECT_SECONDS = 30.0  # how long connecting to a scheduler (and waiting for a first worker) may take
-LOST_AFTER_SECONDS = 60.0  # a cluster unreachable or without workers this long is gone
+CONNECT_SECONDS = 30.0  # connecting to a scheduler (and waiting for a first worker) may take this
+# long; a client that loses its scheduler also gives up reconnecting after this long
+LOST_AFTER_SECONDS = 60.0  # a cluster without workers this long is gone
 CHUNK_RETRIES = 2  # a chunk whose task raises is tried this many more times
+MESSAGE_CHARS = 300  # the part of a worker's or Dask's error text a message quotes
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as ``Type: text`` on one line, at most :data:`MESSAGE_CHARS` characters."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 3] + "..."
 
 
 # ---- the address ------------------------------------------------------------------------
@@ -251,7 +259,7 @@ class Cluster:
         self.local = local  # the LocalCluster started for a local-cluster:N back end
 
     @classmethod
-    def connect(cls, backend: str, *, timeout: float = CONNECT_SECONDS) -> "Cluster":
+    def connect(cls, backend: str, *, timeout: float | None = None) -> "Cluster":
         """Connects to (or for ``local-cluster:N`` starts) the cluster a back end names, and
         waits for a first worker.
 
@@ -262,6 +270,7 @@ class Cluster:
         kind, value = parse_backend(backend)
         if kind == "local":
             raise InputError("backend", backend, "a cluster back end (local-cluster:N or tcp://HOST:PORT)")
+        timeout = CONNECT_SECONDS if timeout is None else timeout
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError as exc:
@@ -271,19 +280,21 @@ class Cluster:
         local = None
         try:
             if kind == "local-cluster":
-                local = LocalCluster(
-                    n_workers=value, threads_per_worker=1, processes=True, dashboard_address=None,
+                local = LocalCluster(  # its scheduler's web server on a free port: never another cluster's
+                    n_workers=value, threads_per_worker=1, processes=True, dashboard_address=":0",
                     silence_logs=logging.WARNING,
                 )
                 client = Client(local, timeout=timeout)
             else:
                 client = Client(value, timeout=timeout)
             client.wait_for_workers(1, timeout=timeout)
-        except (OSError, TimeoutError) as exc:
+        except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, a LocalCluster that failed to start...
             if local is not None:
                 local.close()
             hint = "" if kind == "local-cluster" else f" (start one with: dask scheduler, then dask worker {value})"
-            raise ClusterError(f"backend {backend!r}: no scheduler with a worker answered within {timeout:.0f} s{hint}: {exc}") from None
+            raise ClusterError(
+                f"backend {backend!r}: no scheduler with a worker answered within {timeout:.0f} s{hint} ({_one_line(exc)})"
+            ) from None
         logger.info("connected to %s (%d workers)", backend, len(client.nthreads()))
         return cls(client, address=backend, local=local)
 
@@ -320,8 +331,9 @@ class DaskBackend(Backend):
         config: The run's config (model names, options, device).
         cluster: The connected cluster.
         retries: Extra tries of a chunk whose task raises.
-        lost_after: Seconds without a reachable scheduler or any worker after which the
-            cluster counts as gone.
+        lost_after: Seconds without any worker (or without the scheduler) after which the
+            cluster counts as gone; None: :data:`LOST_AFTER_SECONDS`. A client that cannot
+            reach its scheduler also gives up by itself after :data:`CONNECT_SECONDS`.
         poll: Seconds between two checks of the cluster while chunks run.
 
     Raises:
@@ -337,7 +349,7 @@ class DaskBackend(Backend):
         cluster: Cluster,
         *,
         retries: int = CHUNK_RETRIES,
-        lost_after: float = LOST_AFTER_SECONDS,
+        lost_after: float | None = None,
         poll: float = 0.5,
     ) -> None:
         from ._dask_worker import LoadEvaluator
@@ -346,14 +358,14 @@ class DaskBackend(Backend):
         self.cluster = cluster
         self.spec = EvaluatorSpec.of(evaluator, config)
         self.retries = retries
-        self.lost_after = lost_after
+        self.lost_after = LOST_AFTER_SECONDS if lost_after is None else lost_after
         self.poll = poll
         self._available = True
         try:
-            cluster.client.register_plugin(LoadEvaluator(self.spec), name=f"qdgs-evaluator-{self.spec.key[:16]}", idempotent=True)
+            cluster.client.register_plugin(LoadEvaluator(self.spec), name=f"qdgs-evaluator-{self.spec.key[:16]}")
         except Exception as exc:  # noqa: BLE001 - a worker's error, re-raised with its text
             self._available = False
-            raise ClusterError(f"a worker of {cluster.address} cannot evaluate this run: {type(exc).__name__}: {exc}") from None
+            raise ClusterError(f"a worker of {cluster.address} cannot evaluate this run: {_one_line(exc)}") from None
 
     @property
     def available(self) -> bool:
@@ -381,12 +393,13 @@ class DaskBackend(Backend):
             raise
         except Exception as exc:  # noqa: BLE001 - a connection error of any kind
             self._available = False
-            raise ClusterError(f"the Dask cluster at {self.cluster.address} failed: {type(exc).__name__}: {exc}") from None
+            raise ClusterError(f"the Dask cluster at {self.cluster.address} failed ({_one_line(exc)})") from None
         return concat_evaluations(parts, num_measures=self.evaluator.num_measures)
 
     def _gather(self, futures: list) -> list[Evaluation]:
         """Waits for every chunk; fails when the cluster stays unreachable or empty too long."""
         from dask.distributed import wait
+        from distributed.utils import CancelledError
 
         address = self.cluster.address
         troubled_since: float | None = None  # since when the cluster has been unreachable or empty
@@ -396,6 +409,8 @@ class DaskBackend(Backend):
                 break
             except TimeoutError:
                 pass
+            except CancelledError:  # the client gave up on its scheduler and cancelled everything
+                break
             if any(f.status in ("error", "cancelled") for f in futures):
                 break  # one chunk failed for good: no need to wait for the others
             if self.cluster.client.status == "running" and self.cluster.workers() > 0:
@@ -410,14 +425,11 @@ class DaskBackend(Backend):
         for f in futures:
             if f.status == "cancelled":
                 self._cancel(futures)
-                raise ClusterError(f"the Dask cluster at {address} is gone: its scheduler cancelled the evaluations")
+                raise ClusterError(f"the Dask cluster at {address} is gone: its scheduler could not be reached and the evaluations were cancelled")
             if f.status == "error":
                 exc = f.exception()
                 self._cancel(futures)
-                raise ClusterError(
-                    f"evaluation failed on the Dask cluster at {address} after {self.retries} retries: "
-                    f"{type(exc).__name__}: {exc}"
-                )
+                raise ClusterError(f"evaluation failed on the Dask cluster at {address} after {self.retries} retries: {_one_line(exc)}")
         return list(self.cluster.client.gather(futures))
 
     @staticmethod
