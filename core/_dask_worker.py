@@ -51,6 +51,8 @@ class LoadEvaluator(WorkerPlugin):
     """Loads a run's models and builds its evaluator on every worker, including workers that
     join (or are restarted) later, so no chunk waits for a model to load."""
 
+    idempotent = True  # registered again for the same run (a resume in the same process): nothing to do
+
     def __init__(self, spec: EvaluatorSpec) -> None:
         self.spec = spec
 

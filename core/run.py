@@ -207,7 +207,7 @@ class RunHandle:
             self.search = search = new_search()
         else:  # the saved state is checked (and the search rebuilt) before any file is replaced
             self.search = search = new_search()
-            self._writer = writer = RunWriter(run_dir, keep_history=resumed.history_rows)
+            self._writer = writer = RunWriter(run_dir, history=resumed.history)
         self.dir = writer.dir
         writer.write_config(
             self.config,
@@ -266,7 +266,7 @@ class RunHandle:
         from .state import write_state
 
         tree, arrays = self.search.state()
-        tree["run"] = {"history_rows": self._writer.history_rows, "pending_event": pending_event}
+        tree["run"] = {"history": self._writer.history_rows, "pending_event": pending_event}  # rows as JSON, exact
         write_state(self._writer.dir / RUN_FILES["state"], tree, arrays)
         self._checkpointed = time.monotonic()
 
@@ -387,7 +387,7 @@ class ResumePoint:
 
     dir: Path  # the run directory
     evaluations: int  # QD evaluations done at the saved state
-    history_rows: int  # rows of history.csv that belong to the saved state
+    history: tuple  # the history rows (dicts) of the saved state, exactly as they were
     pending_event: bool  # the saved state's last step has no history row yet
     tree: dict = dataclasses.field(repr=False)  # the saved search state (core.search.Search.state)
     arrays: dict = dataclasses.field(repr=False)  # its arrays
@@ -467,7 +467,7 @@ def resume(
         tree, arrays = read_state(root / RUN_FILES["state"])
         check_state(tree)
         run_info = tree["run"]
-        history_rows, pending = int(run_info["history_rows"]), bool(run_info["pending_event"])
+        history, pending = tuple(dict(row) for row in run_info["history"]), bool(run_info["pending_event"])
         done = int(tree["evaluations"])
     except (StateError, ValueError, KeyError, TypeError, OSError) as exc:
         raise InputError("run directory", shown, f"a run whose saved files can be read ({type(exc).__name__}: {exc})") from None
@@ -489,7 +489,7 @@ def resume(
     config = dataclasses.replace(config, evaluations=budget, backend=config.backend if backend is None else backend)
     handle = prepare(config, settings=settings, max_evaluations=max_evaluations)
     handle._resume = ResumePoint(
-        dir=root, evaluations=done, history_rows=history_rows, pending_event=pending, tree=tree, arrays=arrays
+        dir=root, evaluations=done, history=history, pending_event=pending, tree=tree, arrays=arrays
     )
     return handle
 

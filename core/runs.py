@@ -214,29 +214,26 @@ class RunWriter:
     Args:
         run_dir: The run directory; created (with parents) if absent. An existing
             directory must be empty or hold an earlier run (which is overwritten).
-        keep_history: For a run that continues (:func:`core.run.resume`): keep the first
-            this many rows of its ``history.csv`` and its saved state; None starts afresh.
+        history: For a run that continues (:func:`core.run.resume`): the history rows it
+            keeps (from its saved state; ``history.csv`` is rewritten with them) and its saved
+            state is kept too; None starts afresh.
 
     Raises:
         InputError: ``run_dir`` exists and is a file, or a non-empty directory that is
             not a run.
     """
 
-    def __init__(self, run_dir: str | os.PathLike, *, keep_history: int | None = None) -> None:
+    def __init__(self, run_dir: str | os.PathLike, *, history: Sequence[dict] | None = None) -> None:
         self.dir = Path(run_dir).expanduser().resolve()
         if self.dir.exists() and not self.dir.is_dir():
             raise InputError("run directory", str(run_dir), "a directory path (this is a file)")
         if self.dir.is_dir() and any(self.dir.iterdir()) and not (self.dir / RUN_FILES["config"]).exists():
             raise InputError("run directory", str(run_dir), "an empty or new directory, or an earlier run")
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._history_rows: list[dict] = []
-        hist = self.dir / RUN_FILES["history"]
-        if keep_history and hist.is_file():
-            frame = pd.read_csv(hist).head(keep_history)
-            self._history_rows = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame.to_dict("records")]
-        for name in ("summary", "archive", "pool", "random_pool", *(() if keep_history is not None else ("history", "state"))):
+        self._history_rows: list[dict] = [dict(row) for row in history or ()]
+        for name in ("summary", "archive", "pool", "random_pool", *(() if history is not None else ("history", "state"))):
             (self.dir / RUN_FILES[name]).unlink(missing_ok=True)
-        if keep_history is not None:
+        if history is not None:
             self._write_history()
 
     def write_config(self, config: RunConfig, calibration: Calibration, extra: dict | None = None) -> None:
@@ -248,9 +245,9 @@ class RunWriter:
         return pd.DataFrame(self._history_rows)
 
     @property
-    def history_rows(self) -> int:
-        """Rows written so far."""
-        return len(self._history_rows)
+    def history_rows(self) -> list[dict]:
+        """The rows written so far (a copy)."""
+        return [dict(row) for row in self._history_rows]
 
     def append_history(self, row: dict) -> None:
         self._history_rows.append(row)
