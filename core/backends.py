@@ -272,6 +272,7 @@ class Cluster:
             raise InputError("backend", backend, "a cluster back end (local-cluster:N or tcp://HOST:PORT)")
         timeout = CONNECT_SECONDS if timeout is None else timeout
         try:
+            import dask
             from dask.distributed import Client, LocalCluster
         except ImportError as exc:
             raise ClusterError(
@@ -280,10 +281,11 @@ class Cluster:
         local = None
         try:
             if kind == "local-cluster":
-                local = LocalCluster(  # its scheduler's web server on a free port: never another cluster's
-                    n_workers=value, threads_per_worker=1, processes=True, dashboard_address=":0",
-                    silence_logs=logging.WARNING,
-                )
+                with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(dask)}):
+                    local = LocalCluster(  # its scheduler's web server on a free port: never another cluster's
+                        n_workers=value, threads_per_worker=1, processes=True, dashboard_address=":0",
+                        silence_logs=logging.WARNING,
+                    )
                 client = Client(local, timeout=timeout)
             else:
                 client = Client(value, timeout=timeout)
@@ -314,6 +316,20 @@ class Cluster:
                 part.close(timeout=5) if part is self.client else part.close()
             except Exception:  # noqa: BLE001 - closing a cluster that is gone
                 logger.debug("closing %s failed", self.address, exc_info=True)
+
+
+def _worker_environ(dask) -> dict:
+    """The environment Dask gives the worker processes it spawns, less its malloc settings.
+
+    Dask sets ``MALLOC_TRIM_THRESHOLD_=65536`` for its workers (to hand freed memory back to the
+    system). Setting it fixes glibc's mmap threshold at 128 KiB, so every activation tensor of a
+    forward pass is mapped, page-faulted and unmapped again: the shapes world's chunk of 36
+    latents took 60 ms instead of 42 ms on one CPU thread (benchmarks/README.md, issue 11).
+    Workers of a local cluster keep glibc's own thresholds, as this process does; the thread
+    limits (one OpenMP/BLAS thread per worker) stay.
+    """
+    environ = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
+    return {k: v for k, v in environ.items() if not k.upper().startswith("MALLOC_")}
 
 
 def open_cluster(backend: str) -> Cluster | None:
