@@ -434,7 +434,7 @@ def _stream(
         progress=cards.progress_bar(evaluations=start, total=config.evaluations, elapsed=0.0, state="running"),
         pairs=pairs,
     )
-    history: list[dict] = [] if resumed is None else _kept_history(run_dir, resumed.history_rows)
+    history: list[dict] = [] if resumed is None else [dict(row) for row in resumed.history]
     last_event: ProgressEvent | None = None
     registered = name in state["runs"]
     lost: errors.ClusterError | None = None
@@ -479,14 +479,6 @@ def _stream(
         gr.Warning(html.escape(str(lost), quote=False), title="The cluster went away")
     session.keep_run(state, name, handle.result)
     yield _final_view(state, name, axes, pairs, handle.result, handle.snapshot(), settings)
-
-
-def _kept_history(run_dir: Path, rows: int) -> list[dict]:
-    """The first ``rows`` rows of a resumed run's history (its curves go on from there)."""
-    path = Path(run_dir) / "history.csv"
-    if not rows or not path.is_file():
-        return []
-    return pd.read_csv(path).head(rows).to_dict("records")
 
 
 def _final_view(

@@ -231,3 +231,21 @@ def test_a_lost_cluster_stops_the_run_keeps_it_and_resume_finishes_it(tmp_path, 
     whole = prepare(dataclasses.replace(config, backend="local"), settings=CHUNKED)
     list(whole.run(tmp_path / "whole"))
     assert_same_run(resumed.result, whole.result)
+
+
+@pytest.mark.slow
+def test_a_worker_without_the_models_fails_the_run_before_its_first_step(tmp_path, cluster):
+    from core.registry import GeneratorDefaults, register_generator
+    from tests.core import stand_ins
+
+    register_generator(
+        "client-only", "tests.core.stand_ins:load_client_only_generator", "stand-in absent on workers",
+        defaults=GeneratorDefaults(objective=PromptPair("a clean shape", "a smudge"), algorithm="jump", judge="none"),
+    )
+    config = small_config(generator="client-only", backend=cluster.scheduler_address)
+    handle = prepare(config)
+    assert handle.generator.name == stand_ins.NAME  # it loads here
+    with pytest.raises(ClusterError, match=r"a worker of tcp://.* cannot evaluate this run: WeightsNotFoundError: "
+                       r"stand-in weights are not on this worker"):
+        list(handle.run(tmp_path / "run"))
+    assert not (tmp_path / "run" / "history.csv").exists()
