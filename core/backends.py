@@ -278,6 +278,8 @@ class Cluster:
             raise ClusterError(
                 f"backend {backend!r} needs Dask: pip install dask distributed (missing module {exc.name or exc})"
             ) from None
+        if not logger.isEnabledFor(logging.INFO):  # Dask logs every connection at INFO: only when asked
+            logging.getLogger("distributed").setLevel(logging.WARNING)
         local = None
         try:
             if kind == "local-cluster":

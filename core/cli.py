@@ -387,4 +387,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     except QDGSError as exc:
         return _fail(str(exc), EXIT_FAILED)
     except KeyboardInterrupt:
-        return _fail("interrupted; what was done so far is kept", EXIT_INTERRUPTED)
+        return _fail("interrupted; what was done so far is kept (a search: continue it with --resume RUN_DIR)", EXIT_INTERRUPTED)
