@@ -73,7 +73,7 @@ SIDE_NAMES = {"qd": "QD", "balanced_random": "balanced random", "random": "rando
 DENSITY_TITLES = {"qd": "QD search", "balanced_random": "Balanced random", "random": "Random sampling"}
 RUNS_HELP = (
     "Runs of this browser session only. Reopen one to see its maps and export it again, or continue it "
-    "to a larger total budget: the search goes on where it stopped, with the same result as one run of that budget."
+    "to a larger total budget: the search goes on exactly where it stopped, with the calibration it had."
 )
 CONTINUE_LABEL = "Continue the selected run to a total of (evaluations)"
 
