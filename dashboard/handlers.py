@@ -586,7 +586,7 @@ def continue_run(
 ) -> Iterator[View]:
     """Continues one of this session's runs to a larger total budget, streaming views as
     :func:`run` does (the engine's :func:`core.run.resume`: the same archive, pool and random
-    samples as one uninterrupted run to that budget).
+    samples as one uninterrupted run to that budget with the calibration the run has).
 
     Raises:
         gr.Error: ``name`` is not one of this session's runs, or the budget is not larger than
