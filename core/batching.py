@@ -96,7 +96,10 @@ def iter_render(generator, z: np.ndarray, *, chunk: int = RENDER_CHUNK) -> Itera
     Yields:
         (m, 3, H, W) float32 CPU tensors in [0, 1], in order, m <= chunk.
     """
-    z = np.asarray(z, dtype=np.float32).reshape(len(z), -1)
+    z = np.asarray(z, dtype=np.float32)
+    if len(z) == 0:  # nothing to render (reshape could not infer the width of an empty array)
+        return
+    z = z.reshape(len(z), -1)
     for start in range(0, len(z), chunk):
         zc = torch.from_numpy(z[start : start + chunk]).to(generator.device)
         with torch.no_grad():

@@ -1,7 +1,8 @@
 """Command line: the same search and export as the dashboard, headless.
 
     python -m core search --measure "a red shape" "a blue shape" --measure "a triangle" "a square" \\
-        --evaluations 3000 --seed 0 --out runs/colour-shape
+        --evaluations 3000 --seed 0 --out runs/colour-shape [--backend local-cluster:2 | tcp://HOST:8786]
+    python -m core search --resume runs/colour-shape --evaluations 6000
     python -m core export runs/colour-shape --images 1000 --bins 10 --out colour-shape.zip
     python -m core runs runs/
     python -m core clean runs/
@@ -24,8 +25,10 @@ import logging
 import sys
 from typing import Callable, Sequence
 
+from .checks import whole_number
 from .config import ALGORITHMS, PromptPair, RunConfig, validate_config
 from .errors import InputError, QDGSError
+from .measures import EvaluatorSettings
 
 __all__ = ["Subcommand", "SUBCOMMANDS", "SUBCOMMAND_MODULES", "register_subcommand", "main", "build_parser"]
 
@@ -90,20 +93,27 @@ def _option(text: str) -> tuple[str, object]:
 
 
 def _add_search_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--measure", nargs=2, action="append", metavar=("POS", "NEG"), required=True,
-                   help="a measure as a prompt pair (1 to 4; repeat the option); '|' separates phrasings")
+    # Run-config options default to None, so that --resume can tell which were given.
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--measure", nargs=2, action="append", metavar=("POS", "NEG"),
+                      help="a measure as a prompt pair (1 to 4; repeat the option); '|' separates phrasings")
+    what.add_argument("--resume", metavar="RUN_DIR",
+                      help="continue a stopped or finished run (its own config; only --evaluations, --backend, "
+                           "--chunk-size and --quiet may be given)")
     p.add_argument("--objective", nargs=2, metavar=("POS", "NEG"), help="the quality pair (default: the generator's)")
-    p.add_argument("--generator", default=RunConfig.generator, help="registry name (default: %(default)s)")
-    p.add_argument("--scorer", default=RunConfig.scorer, help="registry name (default: %(default)s)")
+    p.add_argument("--generator", help=f"registry name (default: {RunConfig.generator})")
+    p.add_argument("--scorer", help=f"registry name (default: {RunConfig.scorer})")
     p.add_argument("--algorithm", default=None, help="one of " + ", ".join(ALGORITHMS) + " (default: the generator's; shapes: jump)")
-    p.add_argument("--evaluations", type=int, default=RunConfig.evaluations, help="evaluation budget (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=RunConfig.seed, help="random seed (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=RunConfig.batch_size, help="solutions per emitter per step (default: %(default)s)")
-    p.add_argument("--emitters", type=int, default=RunConfig.emitters, help="pyribs emitters (default: %(default)s)")
-    p.add_argument("--resolution", type=int, default=RunConfig.archive_resolution, help="archive cells per measure (default: %(default)s)")
+    p.add_argument("--evaluations", type=int, help=f"evaluation budget (default: {RunConfig.evaluations}; "
+                   "with --resume: the new total, larger than the run's)")
+    p.add_argument("--seed", type=int, help=f"random seed (default: {RunConfig.seed})")
+    p.add_argument("--batch-size", type=int, help=f"solutions per emitter per step (default: {RunConfig.batch_size})")
+    p.add_argument("--emitters", type=int, help=f"pyribs emitters (default: {RunConfig.emitters})")
+    p.add_argument("--resolution", type=int, help=f"archive cells per measure (default: {RunConfig.archive_resolution})")
     p.add_argument("--range", nargs=2, type=float, action="append", metavar=("LOW", "HIGH"),
                    help="fix a measure's range (once per measure, in order); calibrated from the prior if absent")
-    p.add_argument("--device", default=RunConfig.device, help="torch device: cpu, cuda, cuda:N or auto (default: %(default)s)")
+    p.add_argument("--device", help=f"torch device: cpu, cuda, cuda:N or auto (default: {RunConfig.device}); "
+                   "with a cluster, the device of every worker")
     p.add_argument("--generator-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
                    help="factory option of the generator (JSON value or text)")
     p.add_argument("--scorer-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
@@ -112,8 +122,22 @@ def _add_search_arguments(p: argparse.ArgumentParser) -> None:
                    help="judge of the results, never used by the search: a registry name or 'none' (default: the generator's)")
     p.add_argument("--judge-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
                    help="factory option of the judge (JSON value or text)")
-    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
+    p.add_argument("--backend", help="where evaluations run: local, local-cluster:N (N worker processes here) or a "
+                   f"Dask scheduler address tcp://HOST:PORT (default: {RunConfig.backend}; with --resume: the run's)")
+    p.add_argument("--chunk-size", type=int, metavar="N",
+                   help=f"latents per evaluation chunk, the unit a cluster worker evaluates (default: "
+                        f"{EvaluatorSettings.chunk_size}; results are identical on every back end for the same chunk size)")
+    p.add_argument("--out", metavar="RUN_DIR", help="run directory to write (required without --resume)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+# Options a resumed run refuses: it keeps its own config (argparse dest -> flag).
+_RESUME_REFUSED = {
+    "objective": "--objective", "generator": "--generator", "scorer": "--scorer", "algorithm": "--algorithm",
+    "seed": "--seed", "batch_size": "--batch-size", "emitters": "--emitters", "resolution": "--resolution",
+    "range": "--range", "device": "--device", "generator_option": "--generator-option",
+    "scorer_option": "--scorer-option", "judge": "--judge", "judge_option": "--judge-option", "out": "--out",
+}
 
 
 def _device(name: str) -> str:
@@ -126,19 +150,21 @@ def _device(name: str) -> str:
 
 
 def _config_from_args(args: argparse.Namespace) -> RunConfig:
+    given = lambda value, default: default if value is None else value  # noqa: E731
     return RunConfig(
         measures=tuple(PromptPair(pos, neg) for pos, neg in args.measure),
         objective=PromptPair(*args.objective, label="quality") if args.objective else None,
-        generator=args.generator,
-        scorer=args.scorer,
+        generator=given(args.generator, RunConfig.generator),
+        scorer=given(args.scorer, RunConfig.scorer),
         algorithm=args.algorithm,
-        evaluations=args.evaluations,
-        batch_size=args.batch_size,
-        emitters=args.emitters,
-        archive_resolution=args.resolution,
+        evaluations=given(args.evaluations, RunConfig.evaluations),
+        batch_size=given(args.batch_size, RunConfig.batch_size),
+        emitters=given(args.emitters, RunConfig.emitters),
+        archive_resolution=given(args.resolution, RunConfig.archive_resolution),
         measure_ranges=tuple(tuple(r) for r in args.range) if args.range else None,
-        seed=args.seed,
-        device=_device(args.device),
+        seed=given(args.seed, RunConfig.seed),
+        device=_device(given(args.device, RunConfig.device)),
+        backend=given(args.backend, RunConfig.backend),
         generator_options=dict(args.generator_option),
         scorer_options=dict(args.scorer_option),
         judge=args.judge,
@@ -146,21 +172,50 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
     )
 
 
+def _settings_from_args(args: argparse.Namespace):
+    """SearchSettings with the chunk size given (the defaults otherwise)."""
+    import dataclasses as dc
+
+    from .run import MAX_CHUNK_SIZE
+    from .search import SearchSettings
+
+    settings = SearchSettings()
+    if args.chunk_size is None:
+        return settings
+    size = whole_number("--chunk-size", args.chunk_size, low=1, high=MAX_CHUNK_SIZE)
+    return dc.replace(settings, evaluator=dc.replace(settings.evaluator, chunk_size=size))
+
+
+def _prepared_search(args: argparse.Namespace):
+    """(RunHandle, run directory) of a new run or, with --resume, of the run continued."""
+    from .real.devices import resolve_device
+    from .run import prepare, resume
+
+    if args.resume is not None:
+        for dest, flag in _RESUME_REFUSED.items():
+            value = getattr(args, dest)
+            if value not in (None, []):
+                raise InputError(flag, value, "nothing with --resume: a continued run keeps its own config "
+                                 "(only --evaluations, --backend, --chunk-size and --quiet may be given)")
+        handle = resume(args.resume, evaluations=args.evaluations, backend=args.backend, chunk_size=args.chunk_size)
+        resolve_device(handle.config.device)
+        return handle, str(handle.resume_point.dir)
+    if args.out is None:
+        raise InputError("--out", None, "a run directory to write (required for a new run; --resume RUN_DIR continues one)")
+    config = validate_config(_config_from_args(args))
+    resolve_device(config.device)  # a device this machine has (validate_config checks the name only)
+    return prepare(config, settings=_settings_from_args(args)), args.out
+
+
 def _run_search(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .models import get_models
-    from .real.devices import resolve_device
-    from .search import iter_search
-
-    config = validate_config(_config_from_args(args))
-    resolve_device(config.device)  # a device this machine has (validate_config checks the name only)
-    generator, scorer = get_models(config)
-    validate_config(config, scorer=scorer)
+    handle, out = _prepared_search(args)
+    config = handle.config
     bars: list = []  # created on the first event, so that input errors print one line only
     last = None
     try:
-        for event in iter_search(config, run_dir=args.out, generator=generator, scorer=scorer):
+        for event in handle.run(None if args.resume else out):
             if not bars:
                 bars.append(tqdm(total=config.evaluations, unit="eval", disable=args.quiet, file=sys.stderr, desc=config.resolved_algorithm()))
             bars[0].update(event.evaluations - bars[0].n)
@@ -169,9 +224,9 @@ def _run_search(args: argparse.Namespace) -> int:
     finally:
         for bar in bars:
             bar.close()
-    assert last is not None  # iter_search always yields a final event
+    assert last is not None  # a run always yields a final event
     print(
-        f"{args.out}: {last.evaluations} evaluations in {last.elapsed:.1f} s; "
+        f"{out}: {last.evaluations} evaluations in {last.elapsed:.1f} s; "
         f"coverage QD {last.coverage:.3f} vs random {last.random_coverage:.3f}; "
         f"uniformity QD {last.uniformity:.3f} vs balanced random {last.balanced_random_uniformity:.3f} "
         f"vs random {last.random_uniformity:.3f}"
@@ -332,4 +387,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     except QDGSError as exc:
         return _fail(str(exc), EXIT_FAILED)
     except KeyboardInterrupt:
-        return _fail("interrupted; what was done so far is kept", EXIT_INTERRUPTED)
+        return _fail("interrupted; what was done so far is kept (a search: continue it with --resume RUN_DIR)", EXIT_INTERRUPTED)

@@ -90,6 +90,9 @@ class RunConfig:
     judge: str | None = None  # registry name of the judge of exported images; None = the
     # generator's registered judge; "none" = no judging
     judge_options: dict[str, Any] | None = None  # judge factory kwargs; None = the generator's
+    backend: str = "local"  # where evaluations run: "local" (this process), "local-cluster:N" (N
+    # worker processes here) or a Dask scheduler address "tcp://HOST:PORT" (core.backends); the
+    # results are the same on every back end
 
     def resolved_objective(self) -> PromptPair:
         """The objective pair, falling back to the generator's registered default.
@@ -177,7 +180,8 @@ def validate_config(config: RunConfig, *, scorer: Any | None = None, max_evaluat
     collapsed and compared as sets of ``|`` phrasings (:func:`prompt_phrasings`); labels of at
     most :data:`MAX_LABEL_CHARS`; seeds from 0 to :data:`MAX_SEED`; budgets up to
     :data:`MAX_EVALUATIONS`; archives up to :data:`MAX_ARCHIVE_RESOLUTION` cells per measure and
-    :data:`MAX_ARCHIVE_CELLS` in all; fixed measure ranges finite with low < high.
+    :data:`MAX_ARCHIVE_CELLS` in all; fixed measure ranges finite with low < high; a back end
+    that :func:`core.backends.parse_backend` accepts.
 
     Args:
         config: The config to check.
@@ -245,6 +249,9 @@ def validate_config(config: RunConfig, *, scorer: Any | None = None, max_evaluat
     if isinstance(config.seed, bool) or not isinstance(config.seed, int) or not 0 <= config.seed <= MAX_SEED:
         raise InputError("seed", config.seed, f"a whole number from 0 to {MAX_SEED}")
     _check_device(config.device)
+    from .backends import check_backend  # here: core.backends imports core.measures, which imports this module
+
+    check_backend(config.backend)
     if scorer is not None:
         check_prompts(config, scorer)
     return config

@@ -7,7 +7,7 @@ the dashboard can show it as a message, without either knowing about the other.
 
 from __future__ import annotations
 
-__all__ = ["QDGSError", "InputError", "WeightsNotFoundError", "StoppedError"]
+__all__ = ["QDGSError", "InputError", "WeightsNotFoundError", "StoppedError", "ClusterError"]
 
 
 class QDGSError(Exception):
@@ -39,3 +39,8 @@ class WeightsNotFoundError(QDGSError):
 
 class StoppedError(QDGSError):
     """Work was stopped on request before it finished."""
+
+
+class ClusterError(QDGSError):
+    """The Dask cluster evaluating a run cannot be reached, has no workers left, or fails to
+    evaluate (after retries). A run that meets it mid-search stops and keeps what it found."""

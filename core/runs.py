@@ -9,6 +9,10 @@ A run directory holds (never pickle; weights are not copied)::
     pool.npz           every sample the search evaluated: z, measures, objective
     random_pool.npz    the random baseline's samples, scored the same way
     summary.json       final figures (see :func:`core.search.iter_search`)
+    search_state.safetensors
+                       everything a stopped or finished run needs to continue (archives,
+                       emitters, random generators, pools, counters): arrays plus a JSON
+                       tree, never pickle (see :mod:`core.state`, :func:`core.run.resume`)
 
 Files are written to a temporary name and renamed, so a reader never sees half a file
 (exports, :func:`core.export.export_balanced`, the same way). A process killed mid-write leaves
@@ -63,6 +67,7 @@ RUN_FILES = {
     "pool": "pool.npz",
     "random_pool": "random_pool.npz",
     "summary": "summary.json",
+    "state": "search_state.safetensors",
 }
 PARTIAL_SUFFIX = ".tmp"  # temporary files of atomic writes are named ".<final name>.<random>.tmp"
 # A temporary file untouched for this long belongs to a process that died: a live writer
@@ -209,22 +214,27 @@ class RunWriter:
     Args:
         run_dir: The run directory; created (with parents) if absent. An existing
             directory must be empty or hold an earlier run (which is overwritten).
+        history: For a run that continues (:func:`core.run.resume`): the history rows it
+            keeps (from its saved state; ``history.csv`` is rewritten with them) and its saved
+            state is kept too; None starts afresh.
 
     Raises:
         InputError: ``run_dir`` exists and is a file, or a non-empty directory that is
             not a run.
     """
 
-    def __init__(self, run_dir: str | os.PathLike) -> None:
+    def __init__(self, run_dir: str | os.PathLike, *, history: Sequence[dict] | None = None) -> None:
         self.dir = Path(run_dir).expanduser().resolve()
         if self.dir.exists() and not self.dir.is_dir():
             raise InputError("run directory", str(run_dir), "a directory path (this is a file)")
         if self.dir.is_dir() and any(self.dir.iterdir()) and not (self.dir / RUN_FILES["config"]).exists():
             raise InputError("run directory", str(run_dir), "an empty or new directory, or an earlier run")
         self.dir.mkdir(parents=True, exist_ok=True)
-        for name in ("history", "summary", "archive", "pool", "random_pool"):
+        self._history_rows: list[dict] = [dict(row) for row in history or ()]
+        for name in ("summary", "archive", "pool", "random_pool", *(() if history is not None else ("history", "state"))):
             (self.dir / RUN_FILES[name]).unlink(missing_ok=True)
-        self._history_rows: list[dict] = []
+        if history is not None:
+            self._write_history()
 
     def write_config(self, config: RunConfig, calibration: Calibration, extra: dict | None = None) -> None:
         _write_json(self.dir / RUN_FILES["config"], config_to_dict(config))
@@ -234,8 +244,16 @@ class RunWriter:
         """The rows appended so far, as written to ``history.csv``."""
         return pd.DataFrame(self._history_rows)
 
+    @property
+    def history_rows(self) -> list[dict]:
+        """The rows written so far (a copy)."""
+        return [dict(row) for row in self._history_rows]
+
     def append_history(self, row: dict) -> None:
         self._history_rows.append(row)
+        self._write_history()
+
+    def _write_history(self) -> None:
         frame = pd.DataFrame(self._history_rows)
         _atomic_write(self.dir / RUN_FILES["history"], lambda f: f.write(frame.to_csv(index=False).encode()))
 

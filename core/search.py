@@ -37,7 +37,7 @@ from .algorithms import EmitterContext, algorithm_for
 from .config import RunConfig
 from .interfaces import Generator, Judge, Scorer
 from .judging import DrawFigures
-from .measures import Evaluation, Evaluator, EvaluatorSettings, calibrate
+from .measures import Calibration, Evaluation, Evaluator, EvaluatorSettings, calibrate
 from .runs import Run, Samples
 
 __all__ = [
@@ -55,6 +55,10 @@ logger = logging.getLogger(__name__)
 
 UNIFORMITY_CELLS = 100  # the uniformity grid has about this many cells whatever the measure count
 UNIFORMITY_SAMPLES = 1000  # size of the draw whose uniformity is reported (the export default)
+RANDOM_BLOCK = 1024  # the random baseline's latents are drawn in blocks of this many, block b with
+# its own seed spawned from the run's: the first n latents are the same whatever the budget
+STATE_FORMAT = "qdgs-search-state"  # what Search.state() writes, version STATE_VERSION
+STATE_VERSION = 1
 
 
 def uniformity_bins(num_measures: int) -> int:
@@ -123,9 +127,15 @@ class Search:
         settings: Emitter and archive settings.
         judge: An independent judge for the final figures (None: none).
         judge_note: Why there is no judge, shown where its figures would be.
+        cluster: A :class:`core.backends.Cluster` to evaluate on (None: this process); see
+            :mod:`core.backends`. Calibration always runs here.
+        state: ``(tree, arrays)`` from :meth:`state` of a search with the same config (its
+            budget may be larger): the search continues from there, without calibrating again.
 
     Raises:
         InputError: a prompt is not usable by the scorer.
+        StateError: ``state`` does not fit this config.
+        ClusterError: the cluster cannot evaluate this run (a worker cannot load a model).
     """
 
     def __init__(
@@ -137,7 +147,11 @@ class Search:
         settings: SearchSettings = SearchSettings(),
         judge: Judge | None = None,
         judge_note: str = "",
+        cluster=None,
+        state: tuple[dict, dict[str, np.ndarray]] | None = None,
     ) -> None:
+        from .backends import backend_for
+
         self.config = config
         self.generator = generator
         self.scorer = scorer
@@ -150,15 +164,23 @@ class Search:
         random_seed, x0_seed, archive_seed, emitter_seed = (int(s) for s in seeds)
 
         self.algorithm = algorithm_for(config.resolved_algorithm())
-        # The random baseline's latents, drawn at once so the run is the same however
-        # it is chunked; the first ones also calibrate ranges.
+        # The random baseline's latents, drawn up front in fixed blocks so the run is the same
+        # however it is chunked, and a larger budget only adds latents after them; the first
+        # ones also calibrate ranges.
         n_random = max(config.evaluations, self.step_size, settings.calibration_samples)
-        self._random_z = generator.sample_prior(n_random, seed=random_seed).detach().cpu().double().numpy()
+        self._random_z = _prior_blocks(generator, n_random, seed=random_seed)
         base = Evaluator.from_config(config, generator=generator, scorer=scorer, settings=settings.evaluator)
-        n_cal = max(2, min(settings.calibration_samples, round(settings.calibration_fraction * config.evaluations)))
-        self.calibration, cal_eval = calibrate(base, self._random_z[:n_cal], fixed_ranges=config.measure_ranges)
+        if state is None:
+            n_cal = max(2, min(settings.calibration_samples, round(settings.calibration_fraction * config.evaluations)))
+            self.calibration, cal_eval = calibrate(base, self._random_z[:n_cal], fixed_ranges=config.measure_ranges)
+            cal_samples = Samples(self._random_z[:n_cal], cal_eval.measures, cal_eval.objective, cal_eval.similarities)
+        else:  # continuing: the calibration and the samples it scored are the saved ones
+            self.calibration = Calibration.from_dict(state[0]["calibration"])
+            cal_samples = _samples(state[0]["random"], state[1]).head(self.calibration.samples)
+            n_cal = len(cal_samples)
         self.evaluator = base.with_floor(self.calibration.log_prior_floor)
-        self._random_scored = [Samples(self._random_z[:n_cal], cal_eval.measures, cal_eval.objective, cal_eval.similarities)]
+        self.backend = backend_for(self.evaluator, config, cluster)  # evaluates every search and random batch
+        self._random_scored = [cal_samples]
         self._n_random_scored = n_cal
         self._random_seconds = time.perf_counter() - self.started
 
@@ -178,6 +200,9 @@ class Search:
         self.iteration = 0
         self.evaluations = len(seed_samples)
         self._search_seconds = 0.0
+        self.at_step_boundary = True  # False while a step runs (or after one failed halfway)
+        if state is not None:
+            self.load_state(*state)
 
     # ---- set-up -------------------------------------------------------------------------
 
@@ -248,8 +273,8 @@ class Search:
 
     # ---- the loop -----------------------------------------------------------------------
 
-    def _evaluate(self, z: np.ndarray, *, gradients: bool = False) -> Evaluation:
-        ev = self.evaluator.evaluate(z, gradients=gradients)
+    def _evaluate(self, z: np.ndarray, *, gradients: bool = False, backend=None) -> Evaluation:
+        ev = (backend or self.backend).evaluate(np.asarray(z), gradients=gradients)
         bad = ~np.isfinite(ev.objective) | ~np.isfinite(ev.measures).all(axis=1)
         if bad.any():  # a diverged latent: keep the loop alive, make it unattractive
             logger.warning("%d non-finite evaluations replaced", int(bad.sum()))
@@ -265,20 +290,23 @@ class Search:
         t0 = time.perf_counter()
         n = 0
         sched = self.scheduler
+        self.at_step_boundary = False  # stays False if an evaluation fails: the state is then halfway
         if self.algorithm.gradients:
             z = sched.ask_dqd()  # (emitters, d)
             ev = self._evaluate(z, gradients=True)
             sched.tell_dqd(ev.objective, ev.measures, ev.jacobian)
             self._pool_parts.append(Samples(np.asarray(z), ev.measures, ev.objective, ev.similarities))
             n += len(z)
+            self.evaluations += len(z)  # counted as told, so the pool and the count always agree
         z = sched.ask()  # (emitters * batch_size, d)
         ev = self._evaluate(z)
         sched.tell(ev.objective, ev.measures)
         self._pool_parts.append(Samples(np.asarray(z), ev.measures, ev.objective, ev.similarities))
         n += len(z)
         self.iteration += 1
-        self.evaluations += n
+        self.evaluations += len(z)
         self._search_seconds += time.perf_counter() - t0
+        self.at_step_boundary = True
         return n
 
     def catch_up_random(self) -> int:
@@ -288,7 +316,8 @@ class Search:
         n = max(0, target - self._n_random_scored)
         if n:
             z = self._random_z[self._n_random_scored : target]
-            ev = self._evaluate(z)
+            # Once a cluster is lost, the random baseline is caught up here, so the run can end.
+            ev = self._evaluate(z, backend=None if self.backend.available else self.backend.fallback())
             self._random_scored.append(Samples(z, ev.measures, ev.objective, ev.similarities))
             self._n_random_scored = target
         pool = self.random_pool
@@ -411,6 +440,118 @@ class Search:
         """Elites of the result archive: index, objective, measures_*, solution_*."""
         frame = self.result_archive.data(["index", "objective", "measures", "solution"], return_type="pandas")
         return pd.DataFrame(frame)
+
+    # ---- saved state (resume) ---------------------------------------------------------------
+
+    def state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """Everything the search would need to go on, as (JSON tree, arrays); no pickle.
+
+        The scheduler (archives, emitters with their CMA-ES or least-squares statistics and
+        random generators, its counters), the random baseline's archive, the pool, the random
+        samples scored so far, the calibration, the counters and timers. Only meaningful
+        between steps (:attr:`at_step_boundary`). See :mod:`core.state`.
+        """
+        import ribs
+
+        from .state import encode
+
+        if not self.at_step_boundary:
+            from .state import StateError
+
+            raise StateError("the search is halfway through a step; its state is not saved")
+        arrays: dict[str, np.ndarray] = {}
+        tree = {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "ribs": ribs.__version__,
+            "iteration": self.iteration,
+            "evaluations": self.evaluations,
+            "n_random_scored": self._n_random_scored,
+            "elapsed": time.perf_counter() - self.started,
+            "search_seconds": self._search_seconds,
+            "random_seconds": self._random_seconds,
+            "calibration": self.calibration.to_dict(),
+            "scheduler": encode(self.scheduler, arrays, prefix="scheduler.", path="scheduler"),
+            "random_archive": encode(self.random_archive, arrays, prefix="random_archive.", path="random_archive"),
+            "pool": encode(_sample_arrays(self.pool), arrays, prefix="pool.", path="pool"),
+            "random": encode(_sample_arrays(self.random_scored), arrays, prefix="random.", path="random"),
+        }
+        return tree, arrays
+
+    def load_state(self, tree: dict, arrays: dict[str, np.ndarray]) -> None:
+        """Continues from :meth:`state` of a search with the same config (a larger budget is fine).
+
+        Raises:
+            StateError: the state is of another format, pyribs version or config.
+        """
+        from .state import StateError, decode
+
+        check_state(tree)
+        decode(tree["scheduler"], self.scheduler, arrays, path="scheduler")
+        decode(tree["random_archive"], self.random_archive, arrays, path="random_archive")
+        pool = _samples(tree["pool"], arrays)
+        random = _samples(tree["random"], arrays)
+        if len(random) > len(self._random_z) or not np.array_equal(random.z, self._random_z[: len(random)]):
+            raise StateError("the saved random samples are not this run's prior draws (another seed or generator?)")
+        self._pool_parts = [pool]
+        self._random_scored = [random]
+        self._n_random_scored = int(tree["n_random_scored"])
+        self.iteration = int(tree["iteration"])
+        self.evaluations = int(tree["evaluations"])
+        self.started = time.perf_counter() - float(tree["elapsed"])
+        self._search_seconds = float(tree["search_seconds"])
+        self._random_seconds = float(tree["random_seconds"])
+        self.at_step_boundary = True
+
+    @property
+    def random_scored(self) -> Samples:
+        """Every random-baseline sample scored so far (:attr:`random_pool` is its head)."""
+        return Samples.concat(self._random_scored, latent_dim=self.generator.latent_dim, num_measures=len(self.config.measures))
+
+
+def check_state(tree: dict) -> None:
+    """Checks the header of a saved search state (format, version, pyribs version).
+
+    Raises:
+        StateError: another format or version, or saved with another pyribs.
+    """
+    import ribs
+
+    from .state import StateError
+
+    if not isinstance(tree, dict) or tree.get("format") != STATE_FORMAT or tree.get("version") != STATE_VERSION:
+        got = (tree.get("format"), tree.get("version")) if isinstance(tree, dict) else type(tree).__name__
+        raise StateError(f"not a saved search state of version {STATE_VERSION} (got {got!r})")
+    if tree.get("ribs") != ribs.__version__:
+        raise StateError(f"saved with pyribs {tree.get('ribs')}; this is pyribs {ribs.__version__} (pyribs' objects change between versions)")
+
+
+def _prior_blocks(generator: Generator, n: int, *, seed: int) -> np.ndarray:
+    """(n, latent_dim) prior latents: blocks of :data:`RANDOM_BLOCK`, block b drawn with the seed
+    spawned from ``seed`` for b, so the first m latents never depend on n."""
+    blocks = []
+    for b in range(-(-n // RANDOM_BLOCK)):
+        block_seed = int(np.random.SeedSequence(seed, spawn_key=(b,)).generate_state(1)[0])
+        blocks.append(generator.sample_prior(RANDOM_BLOCK, seed=block_seed).detach().cpu().double().numpy())
+    if not blocks:
+        return np.zeros((0, generator.latent_dim))
+    return np.concatenate(blocks)[:n]
+
+
+def _sample_arrays(samples: Samples) -> dict[str, np.ndarray]:
+    out = {"z": samples.z, "measures": samples.measures, "objective": samples.objective}
+    if samples.similarities is not None:
+        out["similarities"] = samples.similarities
+    return out
+
+
+def _samples(node: dict, arrays: dict[str, np.ndarray]) -> Samples:
+    from .state import StateError, decode
+
+    data = decode(node, None, arrays, path="samples")
+    if not isinstance(data, dict) or not {"z", "measures", "objective"} <= set(data):
+        raise StateError("saved samples lack z, measures or objective")
+    return Samples(data["z"], data["measures"], data["objective"], data.get("similarities"))
 
 
 def _judged(figures: DrawFigures | None) -> dict:

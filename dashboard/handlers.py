@@ -10,6 +10,7 @@ nothing else ever reaches the page as a traceback.
 from __future__ import annotations
 
 import dataclasses
+import html
 import logging
 import time
 from pathlib import Path
@@ -34,7 +35,7 @@ from core.config import (
 from core.markdown import escape_markdown
 from core.models import get_generator, get_models
 from core.registry import generator_defaults, generator_entries, scorer_entries
-from core.run import SIDES, RunHandle, Snapshot, prepare
+from core.run import SIDES, RunHandle, Snapshot, prepare, resume
 from core.runs import Run, list_runs
 from core.search import ProgressEvent
 
@@ -58,6 +59,7 @@ __all__ = [
     "select_sample",
     "export",
     "reopen",
+    "continue_run",
     "pair_choices",
 ]
 
@@ -199,6 +201,7 @@ def build_config(
         archive_resolution=whole_number("archive resolution", resolution, f"a whole number from 2 to {MAX_ARCHIVE_RESOLUTION}"),
         seed=whole_number("seed", seed, f"a whole number from 0 to {MAX_SEED}"),
         device=default_device(),
+        backend=settings.backend,
     )
     return config
 
@@ -404,46 +407,67 @@ def run(
             rows=rows, objective=objective, generator=generator, scorer=scorer, algorithm=algorithm,
             evaluations=evaluations, resolution=resolution, seed=seed, settings=settings,
         )
-    config = handle.config
     name, run_dir = session.new_run_dir(state)
+    yield from _stream(state, handle, name, run_dir, pair=None, settings=settings)
+
+
+def _stream(
+    state: dict, handle: RunHandle, name: str, run_dir: Path, *, pair: str | None, settings: Settings
+) -> Iterator[View]:
+    """Runs a prepared (or resumed) search of this session and streams its views (see :func:`run`).
+
+    A cluster lost mid-run ends it like Stop does: the final view comes, with a message saying
+    where the run is kept.
+    """
+    config = handle.config
     stop_flag = session.stop_event(state)
     stop_flag.clear()
     labels = [m.display_label() for m in config.measures]
     pairs = pair_choices(labels)
+    if pair in [value for _, value in pairs["choices"]]:
+        pairs["value"] = pair
     axes = _axes(pairs["value"], len(labels))
+    resumed = handle.resume_point
+    start = 0 if resumed is None else resumed.evaluations
     yield View(
         state=state,
-        progress=cards.progress_bar(evaluations=0, total=config.evaluations, elapsed=0.0, state="running"),
+        progress=cards.progress_bar(evaluations=start, total=config.evaluations, elapsed=0.0, state="running"),
         pairs=pairs,
     )
-    history: list[dict] = []
+    history: list[dict] = [] if resumed is None else [dict(row) for row in resumed.history]
     last_event: ProgressEvent | None = None
-    registered = False
+    registered = name in state["runs"]
+    lost: errors.ClusterError | None = None
     stream = _search_stream(handle, str(run_dir), stop_flag.is_set, settings.stream_seconds)
     try:
         with shown_as_messages(failure="The search failed; what was found so far is kept"):
-            for event, snap in stream:
-                if not registered:  # the directory exists now: list it in this session
-                    state["runs"].append(name)
+            try:
+                for event, snap in stream:
+                    if not registered:  # the directory exists now: list it in this session
+                        state["runs"].append(name)
+                        registered = True
                     state["current"] = name
-                    registered = True
-                last_event = event
-                history.append(dataclasses.asdict(event))
-                if snap is None:
-                    continue
-                heat, dens = _maps(snap, axes)
-                status = "stopping" if stop_flag.is_set() and not event.done else "running"
-                if event.done:
-                    status = "finishing"  # "done" / "stopped" come with the final view, galleries included
-                yield View(
-                    progress=cards.progress_bar(
-                        evaluations=event.evaluations, total=event.total_evaluations, elapsed=event.elapsed, state=status
-                    ),
-                    cards=_cards_from_event(event),
-                    heatmap=heat,
-                    density=dens,
-                    curves=plots.progress_curves(pd.DataFrame(history), total=event.total_evaluations),
-                )
+                    last_event = event
+                    history.append(dataclasses.asdict(event))
+                    if snap is None:
+                        continue
+                    heat, dens = _maps(snap, axes)
+                    status = "stopping" if stop_flag.is_set() and not event.done else "running"
+                    if event.done:
+                        status = "finishing"  # "done" / "stopped" come with the final view, galleries included
+                    yield View(
+                        progress=cards.progress_bar(
+                            evaluations=event.evaluations, total=event.total_evaluations, elapsed=event.elapsed, state=status
+                        ),
+                        cards=_cards_from_event(event),
+                        heatmap=heat,
+                        density=dens,
+                        curves=plots.progress_curves(pd.DataFrame(history), total=event.total_evaluations),
+                    )
+            except errors.ClusterError as exc:
+                if last_event is None or not last_event.done:
+                    raise  # nothing kept to show: the message alone
+                lost = exc  # the run ended and was kept; shown with its final view
     finally:
         close = getattr(stream, "close", None)
         if close is not None:
@@ -451,6 +475,8 @@ def run(
         session.clear_stop(state)
     if last_event is None:
         return
+    if lost is not None:
+        gr.Warning(html.escape(str(lost), quote=False), title="The cluster went away")
     session.keep_run(state, name, handle.result)
     yield _final_view(state, name, axes, pairs, handle.result, handle.snapshot(), settings)
 
@@ -553,6 +579,29 @@ def reopen(state: dict | None, name: str | None, *, settings: Settings) -> View:
     pairs = pair_choices(run_obj.labels)
     axes = _axes(pairs["value"], len(run_obj.labels))
     return _final_view(state, name, axes, pairs, run_obj, Snapshot.of_run(run_obj), settings)
+
+
+def continue_run(
+    state: dict | None, name: str | None, *, evaluations: float, pair: str | None = None, settings: Settings
+) -> Iterator[View]:
+    """Continues one of this session's runs to a larger total budget, streaming views as
+    :func:`run` does (the engine's :func:`core.run.resume`: the same archive, pool and random
+    samples as one uninterrupted run to that budget with the calibration the run has).
+
+    Raises:
+        gr.Error: ``name`` is not one of this session's runs, or the budget is not larger than
+            the run's evaluations (or above the server's cap).
+    """
+    state = start_session(state, settings=settings)
+    with shown_as_messages():
+        directory = session.run_dir(state, name)
+        budget = whole_number(
+            "evaluations", evaluations, f"a whole number up to {settings.max_evaluations:,}, larger than the run's",
+            high=settings.max_evaluations,
+        )
+        handle = resume(directory, evaluations=budget, backend=settings.backend, max_evaluations=settings.max_evaluations)
+    session.forget_run(state, name)  # the kept copy is the run before it continued
+    yield from _stream(state, handle, name, directory, pair=pair, settings=settings)
 
 
 # ---- the dataset -----------------------------------------------------------------------------

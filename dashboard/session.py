@@ -32,6 +32,9 @@ __all__ = [
     "session_dir",
     "new_run_dir",
     "run_dir",
+    "keep_run",
+    "forget_run",
+    "finished_run",
     "own_file",
     "stop_event",
     "request_stop",
@@ -88,6 +91,12 @@ def keep_run(state: dict[str, Any], name: str, run: Any) -> None:
         _RUNS.move_to_end((state["id"], name))
         while len(_RUNS) > KEPT_RUNS:
             _RUNS.popitem(last=False)
+
+
+def forget_run(state: dict[str, Any], name: str) -> None:
+    """Drops the in-memory copy of one of this session's runs (it is about to change on disk)."""
+    with _LOCK:
+        _RUNS.pop((state["id"], name), None)
 
 
 def finished_run(state: dict[str, Any] | None, name: str | None) -> Any:

@@ -11,6 +11,9 @@ A public Space sets caps here (budget, export size, concurrency) without touchin
 ``QDGS_RUNS_ROOT``             where session run directories go (default: a temp folder)
 ``QDGS_KEEP_RUNS``             "1" keeps a session's runs after it closes (default "0")
 ``QDGS_STREAM_SECONDS``        least time between two live updates of the plots (default 0.7)
+``QDGS_DASK_ADDRESS``          evaluate every run on this Dask cluster: a scheduler address
+                               ``tcp://HOST:8786`` or ``local-cluster:N`` (default: this
+                               process, ``local``; see :mod:`core.backends`)
 =============================  =========================================================
 """
 
@@ -42,6 +45,7 @@ class Settings:
     stream_seconds: float = 0.7  # least seconds between two plot updates while a run streams
     gallery_size: int = 48  # thumbnails per gallery
     grid_cells: int = 8  # the elite grid image shows at most grid_cells x grid_cells samples
+    backend: str = "local"  # where every run evaluates: "local", or a Dask cluster (QDGS_DASK_ADDRESS)
 
     def resolved_runs_root(self) -> Path:
         """The runs root, created if needed (a new temp dir when none was configured)."""
@@ -91,6 +95,13 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     keep = env.get("QDGS_KEEP_RUNS", "0").strip().lower()
     if keep not in ("0", "1", "true", "false", "yes", "no", ""):
         raise InputError("QDGS_KEEP_RUNS", keep, "1 or 0")
+    backend = env.get("QDGS_DASK_ADDRESS", "").strip() or base.backend
+    from core.backends import parse_backend
+
+    try:
+        parse_backend(backend)
+    except InputError as exc:
+        raise InputError("QDGS_DASK_ADDRESS", backend, exc.expected) from None
     return Settings(
         max_evaluations=max_eval,
         default_evaluations=default_eval,
@@ -101,4 +112,5 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         runs_root=Path(root).expanduser().resolve() if root else None,
         keep_runs=keep in ("1", "true", "yes"),
         stream_seconds=stream,
+        backend=backend,
     )

@@ -71,7 +71,11 @@ EXPORT_HELP = (
 VERIFIED_LABEL = "Verified: keep only images the judge agrees with"
 SIDE_NAMES = {"qd": "QD", "balanced_random": "balanced random", "random": "random"}
 DENSITY_TITLES = {"qd": "QD search", "balanced_random": "Balanced random", "random": "Random sampling"}
-RUNS_HELP = "Runs of this browser session only. Reopen one to see its maps and export it again."
+RUNS_HELP = (
+    "Runs of this browser session only. Reopen one to see its maps and export it again, or continue it "
+    "to a larger total budget: the search goes on exactly where it stopped, with the calibration it had."
+)
+CONTINUE_LABEL = "Continue the selected run to a total of (evaluations)"
 
 METRIC_TIPS = {
     "coverage": "Share of archive cells holding at least one image. Higher = more combinations reached.",

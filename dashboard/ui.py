@@ -196,6 +196,12 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 with gr.Row():
                     runs = gr.Dropdown([], value=None, label="This session's runs", elem_id="qdgs-runs", scale=4)
                     reopen_btn = gr.Button("Reopen", elem_id="qdgs-reopen", scale=1)
+                with gr.Row():
+                    continue_evaluations = gr.Number(
+                        min(2 * settings.default_evaluations, settings.max_evaluations), label=texts.CONTINUE_LABEL,
+                        precision=0, minimum=10, maximum=settings.max_evaluations, elem_id="qdgs-continue-evaluations", scale=4,
+                    )
+                    continue_btn = gr.Button("Continue", elem_id="qdgs-continue", scale=1)
             with gr.Tab("Does balanced data help?", id="bias", elem_id="qdgs-tab-bias"):
                 bias_tab.build_bias_tab()
 
@@ -221,12 +227,25 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
         # answer a text sent for a number with an internal error naming a component index).
         # Run is greyed out from the click until the search and its final view are complete,
         # so a click is never silently dropped (and never queues a second run by mistake).
+        searching = [run_btn, continue_btn]  # greyed out while a search of this page runs
         run_btn.click(
-            lambda: gr.update(interactive=False), outputs=[run_btn], queue=False, api_visibility="private", show_progress="hidden",
+            lambda: [gr.update(interactive=False)] * 2, outputs=searching, queue=False, api_visibility="private", show_progress="hidden",
         ).then(
             do_run, inputs=run_inputs, outputs=run_components, api_name="run", trigger_mode="once", preprocess=False,
             concurrency_id="heavy", concurrency_limit=settings.concurrency, show_progress="full", show_progress_on=[progress],
-        ).then(lambda: gr.update(interactive=True), outputs=[run_btn], queue=False, api_visibility="private", show_progress="hidden")
+        ).then(lambda: [gr.update(interactive=True)] * 2, outputs=searching, queue=False, api_visibility="private", show_progress="hidden")
+
+        def do_continue(st, name, evals):
+            for view in handlers.continue_run(st, name, evaluations=evals, settings=settings):
+                yield _view_outputs(view, run_outputs)
+
+        continue_btn.click(
+            lambda: [gr.update(interactive=False)] * 2, outputs=searching, queue=False, api_visibility="private", show_progress="hidden",
+        ).then(
+            do_continue, inputs=[state, runs, continue_evaluations], outputs=run_components, api_name="continue",
+            trigger_mode="once", preprocess=False, concurrency_id="heavy", concurrency_limit=settings.concurrency,
+            show_progress="full", show_progress_on=[progress],
+        ).then(lambda: [gr.update(interactive=True)] * 2, outputs=searching, queue=False, api_visibility="private", show_progress="hidden")
 
         def do_stop(st):
             html = handlers.stop(st)

@@ -182,6 +182,20 @@ def load_stand_in_scorer(**kwargs) -> StandInScorer:
     return StandInScorer(**kwargs)
 
 
+def load_client_only_generator(**kwargs) -> StandInGenerator:
+    """The stand-in generator, except inside a Dask worker, where its "weights" are missing
+    (a cluster machine without a model's weights)."""
+    try:
+        from distributed.worker import Worker
+    except ImportError:
+        return StandInGenerator(**kwargs)
+    if not Worker._instances:  # no Dask worker lives in this process
+        return StandInGenerator(**kwargs)
+    from core.errors import WeightsNotFoundError
+
+    raise WeightsNotFoundError("stand-in weights are not on this worker")
+
+
 def register() -> None:
     """Registers the stand-ins under ``"stand-in"`` (idempotent)."""
     register_generator(

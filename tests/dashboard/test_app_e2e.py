@@ -142,3 +142,20 @@ def test_bad_numbers_through_the_api_name_the_field(app_url, change, match):
     client = Client(app_url, verbose=False)
     with pytest.raises(Exception, match=match):
         client.predict(*_args(COLOUR_SHAPE, **change), api_name="/run")
+
+
+def test_continue_through_the_api(app_url):
+    """The Runs tab's Continue: the session's run goes on to the larger budget, streamed like Run."""
+    client = Client(app_url, verbose=False)
+    first = client.predict(*_args(COLOUR_SHAPE, evaluations=300), api_name="/run")
+    name = first[8]["value"]
+    job = client.submit(name, 600, api_name="/continue")
+    final = job.result(timeout=120)
+    assert len(job.outputs()) >= 2
+    progress, runs = final[0], final[8]
+    assert 'data-state="done"' in progress and "/ 600 evaluations" in progress
+    assert runs["value"] == name and len(runs["choices"]) == 1
+    with pytest.raises(Exception, match="evaluations: got 10; expected a budget of at least"):
+        client.predict(name, 10, api_name="/continue")
+    with pytest.raises(Exception, match="run: got 'run-999-000000'"):
+        client.predict("run-999-000000", 900, api_name="/continue")
