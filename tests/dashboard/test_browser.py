@@ -120,15 +120,16 @@ def test_prompts_run_maps_gallery_stop_and_download(page, tmp_path):
     page.get_by_label("good images look like").fill("a clean shape")
     page.get_by_label("bad images look like").fill("a blurry shape")
 
-    # Run: the archive heatmap and both density maps render, then the run finishes
+    # Run: the archive heatmap and the density maps render, then the run finishes
     page.click("#qdgs-run")
     _wait_text(page, "qdgs-heatmap", "cells filled")
     _wait_text(page, "qdgs-density", "Random sampling (")
     _wait_text(page, "qdgs-density", "QD search (")
+    _wait_text(page, "qdgs-density", "Balanced random (")
     page.screenshot(path=str(shots / "02-running.png"), full_page=True)
     _wait_state(page, "done")
     assert page.locator("#qdgs-heatmap .heatmaplayer").count() == 1
-    assert page.locator("#qdgs-density .heatmaplayer").count() == 2
+    assert page.locator("#qdgs-density .heatmaplayer").count() == 3  # QD, balanced random, random
     assert "random:" in page.locator("#qdgs-cards").inner_text()
 
     # the gallery fills; clicking a thumbnail shows it large with its scores
