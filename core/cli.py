@@ -26,7 +26,7 @@ import sys
 from typing import Callable, Sequence
 
 from .checks import whole_number
-from .config import ALGORITHMS, PromptPair, RunConfig, validate_config
+from .config import ALGORITHMS, PromptPair, RunConfig
 from .errors import InputError, QDGSError
 from .measures import EvaluatorSettings
 
@@ -188,7 +188,6 @@ def _settings_from_args(args: argparse.Namespace):
 
 def _prepared_search(args: argparse.Namespace):
     """(RunHandle, run directory) of a new run or, with --resume, of the run continued."""
-    from .real.devices import resolve_device
     from .run import prepare, resume
 
     if args.resume is not None:
@@ -198,13 +197,11 @@ def _prepared_search(args: argparse.Namespace):
                 raise InputError(flag, value, "nothing with --resume: a continued run keeps its own config "
                                  "(only --evaluations, --backend, --chunk-size and --quiet may be given)")
         handle = resume(args.resume, evaluations=args.evaluations, backend=args.backend, chunk_size=args.chunk_size)
-        resolve_device(handle.config.device)
         return handle, str(handle.resume_point.dir)
     if args.out is None:
         raise InputError("--out", None, "a run directory to write (required for a new run; --resume RUN_DIR continues one)")
-    config = validate_config(_config_from_args(args))
-    resolve_device(config.device)  # a device this machine has (validate_config checks the name only)
-    return prepare(config, settings=_settings_from_args(args)), args.out
+    # prepare validates the config once (fields, device, prompts, models) before anything loads
+    return prepare(_config_from_args(args), settings=_settings_from_args(args)), args.out
 
 
 def _run_search(args: argparse.Namespace) -> int:

@@ -362,13 +362,16 @@ def prepare(
         max_evaluations: A server's cap on the budget.
 
     Raises:
-        InputError: a bad field, a prompt the scorer cannot read, or a judge that is the
-            scorer's own model.
+        InputError: a bad field, a device this machine lacks, a prompt the scorer cannot
+            read, or a judge that is the scorer's own model.
         WeightsNotFoundError: the generator's or scorer's weights are absent (a missing
             judge only leaves a note).
         QDGSError: a library a model needs is not installed.
     """
     validate_config(config, max_evaluations=max_evaluations)
+    from .real.devices import resolve_device
+
+    resolve_device(config.device)  # a device this machine has (validate_config checks the name only)
     if generator is None or scorer is None:
         from .models import get_models
 

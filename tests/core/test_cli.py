@@ -146,3 +146,37 @@ def test_subcommand_registry_hook(capsys):
         assert seen == {"word": "hi"}
     finally:
         cli.SUBCOMMANDS.pop("echo-test")
+
+
+def test_a_search_validates_its_config_once(tmp_path, monkeypatch, capsys):
+    """The CLI leaves validation to core.run.prepare: one pass per run, before any model loads."""
+    import core.run
+    from tests.core import stand_ins
+
+    stand_ins.register()
+    calls = []
+    real = core.run.validate_config
+
+    def counted(config, **kwargs):
+        calls.append(config)
+        return real(config, **kwargs)
+
+    monkeypatch.setattr(core.run, "validate_config", counted)
+    status = cli.main(["search", *MEASURES, *STAND_IN, "--evaluations", "64", "--batch-size", "16", "--emitters", "2",
+                       "--algorithm", "map-elites", "--quiet", "--out", str(tmp_path / "run")])
+    assert status == 0, capsys.readouterr().err
+    assert len(calls) == 1 and calls[0].evaluations == 64
+
+
+def test_a_device_this_machine_lacks_is_refused_before_models_load(tmp_path, monkeypatch, capsys):
+    import torch
+
+    import core.models
+
+    if torch.cuda.device_count() > 8:
+        pytest.skip("this machine has a ninth GPU")
+    monkeypatch.setattr(core.models, "get_models", lambda config: pytest.fail("models loaded before the device check"))
+    status = cli.main(["search", *MEASURES, *STAND_IN, "--device", "cuda:8", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("error: device: got 'cuda:8'"), err
+    assert not (tmp_path / "run").exists()

@@ -99,11 +99,18 @@ def _set_budget(page, value: int) -> None:
     if not page.locator("#qdgs-evaluations").is_visible():
         accordion.click()
     box = page.locator("#qdgs-evaluations input[type=number]")
-    box.fill(str(value))
-    box.press("Tab")  # blur: the component sends its value
-    page.wait_for_function(
-        "v => document.querySelector('#qdgs-evaluations input[type=number]').value === v", arg=str(value), timeout=TIMEOUT_MS
-    )
+    shown = []
+    for _ in range(3):  # a re-render of the page that lands mid-typing can drop the text; type it again
+        box.fill(str(value))
+        box.press("Tab")  # blur: the component sends its value
+        try:
+            page.wait_for_function(
+                "v => document.querySelector('#qdgs-evaluations input[type=number]').value === v", arg=str(value), timeout=10_000
+            )
+            return
+        except Exception:  # noqa: BLE001 - retried, then reported with what the box showed
+            shown.append(box.input_value())
+    raise AssertionError(f"the budget box never kept {value}; after each try it showed {shown}")
 
 
 def test_prompts_run_maps_gallery_stop_and_download(page, tmp_path):
