@@ -1,6 +1,6 @@
 """QD versus random sampling at equal budget: coverage, export uniformity, seconds.
 
-    python benchmarks/qd_vs_random.py                      # shapes world, 2 measures
+    python benchmarks/qd_vs_random.py                      # shapes world, 2 measures, its default algorithm
     python benchmarks/qd_vs_random.py --algorithm cma-mae --seeds 0 1 2
 
 Runs the search (with its random baseline) and a balanced export of ``--images`` images
@@ -26,7 +26,7 @@ import torch  # noqa: E402
 
 import core  # noqa: E402,F401  (torchvision shim)
 from core.config import PRESETS, PromptPair, RunConfig  # noqa: E402
-from core.export import export_balanced, select_balanced  # noqa: E402
+from core.export import export_balanced, select_for_run  # noqa: E402
 from core.measures import Evaluator  # noqa: E402
 from core.models import get_models  # noqa: E402
 from core.search import SearchSettings, run_search  # noqa: E402
@@ -38,7 +38,7 @@ def main() -> None:
     p.add_argument("--scorer", default="shapes")
     p.add_argument("--stand-in", action="store_true", help="use the tests' stand-in models (no weights)")
     p.add_argument("--preset", default="colour x shape", choices=list(PRESETS))
-    p.add_argument("--algorithm", default="cma-maega")
+    p.add_argument("--algorithm", default=None, help="default: the generator's (shapes: jump)")
     p.add_argument("--evaluations", type=int, default=3000)
     p.add_argument("--batch-size", type=int, default=RunConfig.batch_size)
     p.add_argument("--emitters", type=int, default=RunConfig.emitters)
@@ -75,7 +75,7 @@ def main() -> None:
     probe = RunConfig(measures=measures, generator=args.generator, scorer=args.scorer)
     generator, scorer = get_models(probe)
     load_s = time.perf_counter() - t0
-    print(f"models loaded in {load_s:.2f} s ({args.generator} / {args.scorer}); algorithm {args.algorithm}; "
+    print(f"models loaded in {load_s:.2f} s ({args.generator} / {args.scorer}); algorithm {args.algorithm or 'generator default'}; "
           f"{args.evaluations} evaluations; export {args.images} images over {args.bins} bins per measure")
     header = ("seed", "qd_cov", "rnd_cov", "cov_x", "qd_H", "rnd_H", "qd_vendi", "rnd_vendi", "qd_qual", "rnd_qual",
               "qd_unreal", "short", "search_s", "export_s", "total_s")
@@ -107,7 +107,7 @@ def main() -> None:
             export_s = time.perf_counter() - t
             # Realism check of what was exported: the quality term alone (no realism penalty)
             # and the share of latents less likely under the prior than its 5th-percentile sample.
-            sel = select_balanced(run, images=args.images, bins=args.bins, quality_threshold=args.quality)
+            sel = select_for_run(run, images=args.images, bins=args.bins, quality_threshold=args.quality)
             plain = Evaluator.from_config(config, generator=generator, scorer=scorer)
             rnd_idx = np.flatnonzero(run.random_pool.objective >= sel.quality_threshold)[: len(sel.indices)]
             qd_q = plain.evaluate(run.pool.z[sel.indices]).quality.mean()
