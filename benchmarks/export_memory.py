@@ -60,6 +60,9 @@ def _config(world: str, root: Path):
     if world == "shapes":
         return RunConfig(measures=PRESETS["colour x shape"], evaluations=64, seed=0, algorithm="map-elites")
     folders = _tiny_folders(root)
+    import dataclasses
+
+    no_judge = {"judge": "none"} if "judge" in {f.name for f in dataclasses.fields(RunConfig)} else {}  # (older code: none)
     return RunConfig(
         measures=(PromptPair("a photo of an old person", "a photo of a young person"),),
         objective=PromptPair("a clear photo", "a blurry photo"),
@@ -73,7 +76,7 @@ def _config(world: str, root: Path):
         device="cpu",
         generator_options={"path": str(folders["pipe"]), "tiny_decoder": str(folders["taesd"]), "latent_dim": 16, "max_batch": 16},
         scorer_options={"path": str(folders["clip"]), "max_batch": 64},
-        judge="none",
+        **no_judge,
     )
 
 
