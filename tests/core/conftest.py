@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from core._torchvision_compat import ensure_torchvision
@@ -24,6 +26,17 @@ def generator() -> stand_ins.StandInGenerator:
 @pytest.fixture(scope="session")
 def scorer() -> stand_ins.StandInScorer:
     return stand_ins.StandInScorer()
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch) -> Path:
+    """An empty Hugging Face cache, offline, as on this project's machines."""
+    cache = tmp_path / "hf_cache"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(cache))
+    return cache
 
 
 def small_config(**overrides) -> RunConfig:

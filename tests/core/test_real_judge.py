@@ -76,17 +76,6 @@ def images() -> torch.Tensor:
     return torch.rand(6, 3, 40, 48, generator=torch.Generator().manual_seed(0))  # (n, 3, H, W) in [0, 1]
 
 
-@pytest.fixture
-def empty_cache(tmp_path, monkeypatch) -> Path:
-    """An empty Hugging Face cache, offline, as on this project's machines."""
-    cache = tmp_path / "hf_cache"
-    cache.mkdir()
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(cache))
-    return cache
-
-
 def positive_probabilities(judge: OpenClipJudge, images: torch.Tensor, pairs) -> np.ndarray:
     """(n, len(pairs)) softmax probability of each positive prompt, computed here from the
     judge model's embeddings (independently of the judge's own arithmetic)."""

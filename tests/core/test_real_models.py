@@ -67,17 +67,6 @@ def scorer(folders) -> OpenClipScorer:
     return load_scorer("openclip", path=str(folders["clip"]), device="cpu")
 
 
-@pytest.fixture
-def empty_cache(tmp_path, monkeypatch) -> Path:
-    """An empty Hugging Face cache, offline, as on this project's machines."""
-    cache = tmp_path / "hf_cache"
-    cache.mkdir()
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(cache))
-    return cache
-
-
 # ---- tokenizer ---------------------------------------------------------------------------
 
 
