@@ -36,13 +36,12 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from . import metrics
 from .config import RunConfig, check_prompts, validate_config
 from .errors import ClusterError, InputError
 from .interfaces import Generator, Judge, Scorer
 from .judging import DrawFigures, JudgeReport, load_run_judge
 from .runs import RUN_FILES, Run, RunWriter, Samples
-from .search import UNIFORMITY_SAMPLES, ProgressEvent, Search, SearchSettings
+from .search import ProgressEvent, Search, SearchSettings, uniformity_draw
 
 __all__ = ["prepare", "resume", "RunHandle", "ResumePoint", "Snapshot", "SIDES", "CHECKPOINT_SECONDS", "MAX_CHUNK_SIZE"]
 
@@ -67,7 +66,7 @@ class Snapshot:
             elite_objective (e,).
         counts: Side -> samples per cell of the uniformity grid, shape (bins,) * k: the
             balanced draw from the QD pool, the same draw from the random samples, and the
-            first random samples as drawn (:func:`core.metrics.draw_counts`).
+            first random samples as drawn (:func:`core.search.uniformity_draw`).
         random: The random samples evaluated so far (the second gallery).
         summary: ``summary.json`` once the run has ended (judge figures, diversity), else None.
     """
@@ -105,14 +104,11 @@ class Snapshot:
 
 def density_counts(pool: Samples, random_pool: Samples, ranges) -> dict[str, np.ndarray]:
     """Counts over the uniformity grid behind every uniformity figure, for the three sides."""
-    from .search import uniformity_bins
-
-    k = len(ranges)
-    bins = uniformity_bins(k)
-    draw = lambda samples, balanced: metrics.draw_counts(  # noqa: E731
-        samples.measures.reshape(-1, k), ranges, bins, UNIFORMITY_SAMPLES, balanced=balanced
-    )
-    return {"qd": draw(pool, True), "balanced_random": draw(random_pool, True), "random": draw(random_pool, False)}
+    return {
+        "qd": uniformity_draw(pool, ranges, balanced=True),
+        "balanced_random": uniformity_draw(random_pool, ranges, balanced=True),
+        "random": uniformity_draw(random_pool, ranges, balanced=False),
+    }
 
 
 class RunHandle:

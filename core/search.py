@@ -47,6 +47,7 @@ __all__ = [
     "iter_search",
     "run_search",
     "uniformity_bins",
+    "uniformity_draw",
     "UNIFORMITY_CELLS",
     "UNIFORMITY_SAMPLES",
 ]
@@ -67,6 +68,16 @@ def uniformity_bins(num_measures: int) -> int:
     1 measure: 100 bins; 2: 10 x 10; 3: 5 x 5 x 5; 4: 3 x 3 x 3 x 3.
     """
     return max(2, round(UNIFORMITY_CELLS ** (1.0 / num_measures)))
+
+
+def uniformity_draw(samples: Samples, ranges, *, balanced: bool) -> np.ndarray:
+    """Counts over the uniformity grid of a draw of ``min(UNIFORMITY_SAMPLES, n)`` samples: the
+    one draw behind every uniformity figure (balanced for QD and balanced random, the first
+    samples for plain random)."""
+    k = len(ranges)
+    return metrics.draw_counts(
+        samples.measures.reshape(-1, k), ranges, uniformity_bins(k), UNIFORMITY_SAMPLES, balanced=balanced
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -330,8 +341,8 @@ class Search:
     # ---- figures ------------------------------------------------------------------------
 
     def draw(self, samples: Samples, *, balanced: bool) -> np.ndarray:
-        """Counts over the uniformity grid of a draw of ``min(UNIFORMITY_SAMPLES, n)`` samples."""
-        return metrics.draw_counts(samples.measures, self.measure_ranges, self.uniformity_bins, UNIFORMITY_SAMPLES, balanced=balanced)
+        """:func:`uniformity_draw` over this run's measure ranges."""
+        return uniformity_draw(samples, self.measure_ranges, balanced=balanced)
 
     def uniformity_of(self, samples: Samples, *, balanced: bool) -> float:
         """Normalised entropy of :meth:`draw` (0 for no samples)."""
