@@ -146,9 +146,6 @@ def select_for_run(
     Raises:
         InputError: bad ``images``, ``bins`` or ``quality_threshold``.
     """
-    k = len(run.measure_ranges)
-    whole_number("images", images, low=1, integers_only=True)
-    whole_number("bins", bins, low=1, high=max(1, int(MAX_BINS_TOTAL ** (1.0 / k))), integers_only=True)
     if quality_threshold is None:
         quality_threshold = default_quality_threshold(run.random_pool)
     return select_balanced(
@@ -442,6 +439,9 @@ def export_balanced(
     if not out.parent.is_dir():
         raise InputError("out", str(out), "a path in an existing folder")
     cfg = run.config
+    # checked before any model loads (select_balanced checks them the same way)
+    whole_number("images", images, low=1, integers_only=True)
+    whole_number("bins", bins, low=1, high=max(1, int(MAX_BINS_TOTAL ** (1.0 / len(cfg.measures)))), integers_only=True)
     if generator is None or scorer is None:
         from .models import get_generator, get_scorer
 

@@ -217,6 +217,15 @@ def test_bad_export_input(run, tmp_path, generator, scorer, kwargs, match):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("kwargs", [dict(images=0, bins=4), dict(images=10, bins=0)])
+def test_bad_counts_are_refused_before_any_model_loads(run, tmp_path, monkeypatch, kwargs):
+    import core.models
+
+    monkeypatch.setattr(core.models, "get_generator", lambda *a, **k: pytest.fail("a model loaded before the check"))
+    with pytest.raises(InputError, match="images: got 0|bins: got 0"):
+        export_balanced(run, out=tmp_path / "x.zip", **kwargs)
+
+
 def test_bad_out_path_and_missing_run(run, tmp_path, generator, scorer):
     with pytest.raises(InputError, match="out: got .*expected a file name ending in .zip"):
         export_balanced(run, images=5, bins=2, out=tmp_path / "x.tar", generator=generator, scorer=scorer)
