@@ -25,7 +25,6 @@ import logging
 import sys
 from typing import Callable, Sequence
 
-from .checks import whole_number
 from .config import ALGORITHMS, PromptPair, RunConfig
 from .errors import InputError, QDGSError
 from .measures import EvaluatorSettings
@@ -174,16 +173,11 @@ def _config_from_args(args: argparse.Namespace) -> RunConfig:
 
 def _settings_from_args(args: argparse.Namespace):
     """SearchSettings with the chunk size given (the defaults otherwise)."""
-    import dataclasses as dc
-
-    from .run import MAX_CHUNK_SIZE
+    from .run import with_chunk_size
     from .search import SearchSettings
 
     settings = SearchSettings()
-    if args.chunk_size is None:
-        return settings
-    size = whole_number("--chunk-size", args.chunk_size, low=1, high=MAX_CHUNK_SIZE)
-    return dc.replace(settings, evaluator=dc.replace(settings.evaluator, chunk_size=size))
+    return settings if args.chunk_size is None else with_chunk_size(settings, args.chunk_size, field="--chunk-size")
 
 
 def _prepared_search(args: argparse.Namespace):

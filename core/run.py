@@ -43,7 +43,7 @@ from .judging import DrawFigures, JudgeReport, load_run_judge
 from .runs import RUN_FILES, Run, RunWriter, Samples
 from .search import ProgressEvent, Search, SearchSettings, uniformity_draw
 
-__all__ = ["prepare", "resume", "RunHandle", "ResumePoint", "Snapshot", "SIDES", "CHECKPOINT_SECONDS", "MAX_CHUNK_SIZE"]
+__all__ = ["prepare", "resume", "RunHandle", "ResumePoint", "Snapshot", "SIDES", "CHECKPOINT_SECONDS", "MAX_CHUNK_SIZE", "with_chunk_size"]
 
 logger = logging.getLogger(__name__)
 
@@ -380,6 +380,19 @@ def prepare(
     return RunHandle(config, generator=generator, scorer=scorer, judge=judge, judge_note=note, settings=settings)
 
 
+def with_chunk_size(settings: SearchSettings, chunk_size, *, field: str = "chunk size") -> SearchSettings:
+    """``settings`` with evaluation chunks of ``chunk_size`` rows.
+
+    Raises:
+        InputError: ``chunk_size`` is not a whole number from 1 to :data:`MAX_CHUNK_SIZE`
+            (named ``field``).
+    """
+    from .checks import whole_number
+
+    size = whole_number(field, chunk_size, low=1, high=MAX_CHUNK_SIZE)
+    return dataclasses.replace(settings, evaluator=dataclasses.replace(settings.evaluator, chunk_size=size))
+
+
 @dataclasses.dataclass(frozen=True)
 class ResumePoint:
     """Where a resumed run continues from (read by :func:`resume`; :attr:`RunHandle.resume_point`)."""
@@ -474,8 +487,7 @@ def resume(
     # uninterrupted run it equals (whose budget would size the calibration the same).
     settings = dataclasses.replace(settings, calibration_samples=calibration.samples)
     if chunk_size is not None:
-        size = whole_number("chunk size", chunk_size, low=1, high=MAX_CHUNK_SIZE)
-        settings = dataclasses.replace(settings, evaluator=dataclasses.replace(settings.evaluator, chunk_size=size))
+        settings = with_chunk_size(settings, chunk_size)
     gradients = algorithm_for(config.resolved_algorithm()).gradients
     step = config.emitters * config.batch_size + (config.emitters if gradients else 0)
     budget = config.evaluations if evaluations is None else whole_number("evaluations", evaluations, low=1, high=MAX_EVALUATIONS)
